@@ -1,0 +1,20 @@
+"""A registry of digital self-management resources for people with severe mental illness."""
+
+import os
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the web application: settings, database, pages."""
+    instance_path = os.environ.get("REGISTRY_INSTANCE_PATH") or None
+    if instance_path:
+        instance_path = os.path.abspath(instance_path)
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+
+    from registry import audit, config, db, views  # noqa: F401  (audit guards history on import)
+
+    config.configure(app, test_config)
+    db.init_app(app)
+    views.init_app(app)
+    return app

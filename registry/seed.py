@@ -1,0 +1,140 @@
+"""The seed registry: read and validate a CSV of entries, and load it once, all or nothing."""
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from registry.db import utcnow
+from registry.models import Meta
+from registry.resources import create_resource, find_by_url
+from registry.schemas import CSV_COLUMNS, ResourceCreate, field_errors, url_key
+
+SEED_MARKER = "seed_loaded_at"
+_REQUIRED_COLUMNS = ("name", "url", "kind")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one row (line) and one field of a CSV file."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "header"
+        return f"{where}, {self.field}: {self.message}"
+
+
+class SeedError(Exception):
+    """A CSV file that cannot be loaded; it names every bad row and field."""
+
+    def __init__(self, source: str, errors: list[RowError]):
+        self.source = source
+        self.errors = errors
+        shown = "\n".join(f"  {error}" for error in errors[:50])
+        more = f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else ""
+        super().__init__(f"{source}: {len(errors)} problem(s), nothing was loaded:\n{shown}{more}")
+
+
+def parse_csv(text: str) -> tuple[list[tuple[int, ResourceCreate]], list[RowError]]:
+    """Return the valid rows (with their line numbers) and the errors of a CSV text."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    errors = [
+        RowError(0, name, "is a required column")
+        for name in _REQUIRED_COLUMNS
+        if name not in header
+    ]
+    errors += [
+        RowError(0, name, "is not a known column") for name in header if name not in CSV_COLUMNS
+    ]
+    if errors:
+        return [], errors
+    reader.fieldnames = header
+
+    rows: list[tuple[int, ResourceCreate]] = []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            errors.append(RowError(line, "row", "has more fields than the header"))
+            continue
+        if not any((value or "").strip() for value in record.values()):
+            continue  # a blank line in a spreadsheet export
+        try:
+            data = ResourceCreate.model_validate(record)
+        except ValidationError as exc:
+            errors += [RowError(line, field, message) for field, message in field_errors(exc)]
+            continue
+        key = url_key(data.url)
+        if key in seen:
+            errors.append(RowError(line, "url", f"repeats the URL of line {seen[key]}"))
+            continue
+        seen[key] = line
+        rows.append((line, data))
+    return rows, errors
+
+
+def read_csv(path: Path) -> list[tuple[int, ResourceCreate]]:
+    """Read and validate a CSV file; raise SeedError naming every bad row and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SeedError(
+            str(path), [RowError(0, "file", f"is not UTF-8 text ({exc.reason})")]
+        ) from None
+    except OSError as exc:
+        raise SeedError(
+            str(path), [RowError(0, "file", f"cannot be read ({exc.strerror})")]
+        ) from None
+    rows, errors = parse_csv(text)
+    if errors:
+        raise SeedError(str(path), errors)
+    return rows
+
+
+def _add_missing(session: Session, rows: list[tuple[int, ResourceCreate]], source: str) -> int:
+    added = 0
+    for _line, data in rows:
+        if find_by_url(session, data.url) is None:
+            create_resource(
+                session, data=data, actor_label="seed loader", reason=f"seed data from {source}"
+            )
+            added += 1
+    return added
+
+
+def load(session: Session, path: Path) -> int:
+    """Add the file's entries not in the registry yet, in one transaction; return how many."""
+    rows = read_csv(path)
+    try:
+        added = _add_missing(session, rows, path.name)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return added
+
+
+def load_once(session: Session, path: Path) -> int | None:
+    """Load the seed unless this database has had it; return how many were added, or None."""
+    if session.get(Meta, SEED_MARKER) is not None:
+        return None
+    rows = read_csv(path)  # validate before touching anything
+    try:
+        added = _add_missing(session, rows, path.name)
+        session.add(Meta(key=SEED_MARKER, value=utcnow().isoformat()))
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another process loaded it at the same moment
+        return None
+    except Exception:
+        session.rollback()
+        raise
+    return added

@@ -1,0 +1,66 @@
+"""The factory and its settings: defaults, the environment, test overrides, clear errors."""
+
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from registry import create_app
+from registry.config import SettingError
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    folder = tmp_path / "instance"
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(folder))
+    return folder
+
+
+def test_embedded_defaults_keep_database_and_secret_in_the_instance_folder(instance):
+    app = create_app()
+    assert app.config["DATABASE_URL"] == f"sqlite:///{instance / 'registry.sqlite3'}"
+    assert (app.config["REGISTRY_HOST"], app.config["REGISTRY_PORT"]) == ("127.0.0.1", 5000)
+    key_file = instance / "secret_key"
+    assert app.config["SECRET_KEY"] == key_file.read_text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_the_generated_secret_key_survives_a_restart(instance):
+    assert create_app().config["SECRET_KEY"] == create_app().config["SECRET_KEY"]
+
+
+def test_environment_overrides_defaults_and_test_config_overrides_environment(
+    instance, monkeypatch
+):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///from-env.sqlite3")
+    monkeypatch.setenv("REGISTRY_PORT", "8080")
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    app = create_app({"REGISTRY_PORT": 9090})
+    assert app.config["DATABASE_URL"] == "sqlite:///from-env.sqlite3"
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["REGISTRY_PORT"] == 9090
+    assert not (instance / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("eighty", "REGISTRY_PORT must be a whole number"), ("70000", "between 1 and 65535")],
+)
+def test_a_bad_port_setting_is_named_in_the_error(instance, monkeypatch, value, message):
+    monkeypatch.setenv("REGISTRY_PORT", value)
+    with pytest.raises(SettingError, match=message):
+        create_app()
+
+
+def test_the_command_reports_a_bad_setting_without_a_traceback(instance, monkeypatch):
+    monkeypatch.setenv("REGISTRY_PAGE_SIZE", "lots")
+    result = subprocess.run(
+        [sys.executable, "-m", "registry.cli", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "REGISTRY_PAGE_SIZE must be a whole number, not 'lots'" in result.stderr
+    assert "Traceback" not in result.stderr

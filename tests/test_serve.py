@@ -1,0 +1,95 @@
+"""`registry serve` as a person runs it: a real process, a real port, the seed loaded once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+
+from sqlmodel import Session, func, select
+
+from registry.config import default_seed_file
+from registry.db import make_engine
+from registry.models import AuditEvent, Resource
+from registry.seed import read_csv
+
+
+@contextmanager
+def serving(tmp_path, port: int):
+    """Run `registry serve` on its own instance folder and port until the block ends."""
+    env = {
+        **os.environ,
+        "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "REGISTRY_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"serve did not come up: {process.stdout.read()}"
+                    ) from None
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.read().decode()
+
+
+def _counts(tmp_path) -> tuple[int, int]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'registry.sqlite3'}")
+    with Session(engine) as session:
+        return (
+            session.exec(select(func.count()).select_from(Resource)).one(),
+            session.exec(select(func.count()).select_from(AuditEvent)).one(),
+        )
+
+
+def test_serve_brings_up_the_seeded_catalogue_and_a_restart_loads_nothing_twice(
+    tmp_path, free_port
+):
+    seed_rows = len(read_csv(default_seed_file()))
+    with serving(tmp_path, free_port):
+        page = _get(free_port, "/?q=bipolar")
+        assert "Bipolar UK" in page
+        assert _get(free_port, "/resources/1").count("nhsuk-summary-list__row") >= 17
+    assert _counts(tmp_path) == (seed_rows, seed_rows)
+    with serving(tmp_path, free_port) as process:
+        assert "Bipolar UK" in _get(free_port, "/?q=bipolar")
+    output = process.stdout.read()
+    assert "Loaded" not in output
+    assert _counts(tmp_path) == (seed_rows, seed_rows)
+
+
+def test_serve_says_plainly_when_its_port_is_taken(tmp_path, free_port):
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", free_port))
+        blocker.listen()
+        env = {**os.environ, "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance")}
+        result = subprocess.run(
+            [sys.executable, "-m", "registry.cli", "serve", "--port", str(free_port)],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{free_port}" in result.stderr
+    assert "Traceback" not in result.stderr
