@@ -3,7 +3,7 @@
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from registry.vocab import LANGUAGES, Audience, Condition, Cost, Kind, Moderation, Platform
@@ -21,6 +21,13 @@ LIST_FIELDS: dict[str, str] = {
     "audience": "audience",
     "platforms": "platform",
     "languages": "language",
+}
+
+_VOCABULARIES: dict[str, tuple[set[str], str]] = {
+    "conditions": ({c.value for c in Condition}, "condition"),
+    "audience": ({a.value for a in Audience}, "audience"),
+    "platforms": ({p.value for p in Platform}, "platform"),
+    "languages": (set(LANGUAGES), "language code"),
 }
 
 _TRUE = {"yes", "y", "true", "1"}
@@ -141,25 +148,11 @@ class ResourceCreate(SQLModel):
     def _as_list(cls, value: Any) -> list[str]:
         return _split(value)
 
-    @field_validator("conditions")
+    @field_validator("conditions", "audience", "platforms", "languages")
     @classmethod
-    def _conditions(cls, value: list[str]) -> list[str]:
-        return _check_all(value, {c.value for c in Condition}, "condition")
-
-    @field_validator("audience")
-    @classmethod
-    def _audience(cls, value: list[str]) -> list[str]:
-        return _check_all(value, {a.value for a in Audience}, "audience")
-
-    @field_validator("platforms")
-    @classmethod
-    def _platforms(cls, value: list[str]) -> list[str]:
-        return _check_all(value, {p.value for p in Platform}, "platform")
-
-    @field_validator("languages")
-    @classmethod
-    def _languages(cls, value: list[str]) -> list[str]:
-        return _check_all(value, set(LANGUAGES), "language code")
+    def _in_vocabulary(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        allowed, what = _VOCABULARIES[info.field_name]
+        return _check_all(value, allowed, what)
 
     @field_validator("works_offline", "low_data", "crisis_signposting", mode="before")
     @classmethod
