@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from checks.cli import check_url
 from registry import create_app
 from registry.config import SettingError
 from registry.seed import SeedError
@@ -112,6 +113,8 @@ def seed_command(file: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Added {added} entries from {path}.")
 
+
+main.add_command(check_url)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

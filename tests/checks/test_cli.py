@@ -1,0 +1,151 @@
+"""`registry check-url`: output in input order, JSON lines, a summary, and its exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from checks.cli import check_url
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CONTRACT_KEYS = {"url", "final_url", "checked_at", "verdict", "liveness", "https", "privacy"}
+
+
+@pytest.fixture
+def env(ca_bundle):
+    return {
+        "REGISTRY_CHECK_ALLOW_NETWORKS": "127.0.0.0/8",
+        "REQUESTS_CA_BUNDLE": ca_bundle,
+        "REGISTRY_CHECK_DEADLINE": "5",
+        "REGISTRY_CHECK_BACKOFF": "0.05",
+    }
+
+
+@pytest.fixture
+def good_url(web):
+    """A site on bare loopback addresses (the command has no resolver hook): it passes."""
+    secure = web.site(tls=web.tls_context("127.0.0.1"))
+    secure.routes["/"] = web.page(
+        body='<a href="/privacy">Privacy</a>', headers={"Strict-Transport-Security": "max-age=9"}
+    )
+    secure.routes["/privacy"] = web.page(body="policy")
+    secure.routes["/slow"] = web.page(body='<a href="/privacy">Privacy</a>', delay=0.5)
+    plain = web.site()
+    plain.fallback = lambda h: web.page(301, headers={"Location": secure.url(h.path)})
+    return plain.url("/")
+
+
+def test_json_reports_follow_the_contract_in_input_order(good_url, env):
+    slow = good_url + "slow"  # answers last, is printed first
+    urls = [slow, good_url, "http://127.0.0.1:9/"]
+    result = CliRunner().invoke(check_url, ["--json", *urls], env=env)
+    lines = result.stdout.strip().splitlines()
+    reports = [json.loads(line) for line in lines]
+    assert [r["url"] for r in reports] == urls
+    assert all(set(r) == CONTRACT_KEYS for r in reports)
+    assert set(reports[0]["liveness"]) == {
+        "status",
+        "http_status",
+        "redirects",
+        "elapsed_ms",
+        "detail",
+    }
+    assert set(reports[0]["https"]) == {
+        "status",
+        "redirects_http_to_https",
+        "hsts",
+        "cert_days_left",
+        "detail",
+    }
+    assert set(reports[0]["privacy"]) >= {"status", "policy_url", "detail"}
+    assert [r["verdict"] for r in reports] == ["pass", "pass", "fail"]
+    assert result.exit_code == 1
+    assert "checked 3 URLs" in result.stderr
+    assert "2 passed, 0 warned, 1 failed" in result.stderr
+
+
+def test_all_passing_exits_zero_with_readable_text(good_url, env):
+    result = CliRunner().invoke(check_url, [good_url], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"PASS  {good_url}")
+    assert "liveness: up" in result.stdout
+    assert "privacy: found" in result.stdout
+
+
+def test_urls_are_read_from_a_file(good_url, env, tmp_path):
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"# resources\n{good_url}\n\n{good_url}privacy\n")
+    result = CliRunner().invoke(check_url, ["--json", "--from", str(listing)], env=env)
+    assert [json.loads(x)["url"] for x in result.stdout.splitlines()] == [
+        good_url,
+        good_url + "privacy",
+    ]
+
+
+def test_urls_are_read_from_standard_input(good_url, env):
+    result = CliRunner().invoke(
+        check_url, ["--json", "--from", "-"], input=good_url + "\n", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verdict"] == "pass"
+
+
+def test_no_urls_is_bad_usage(env):
+    result = CliRunner().invoke(check_url, [], env=env)
+    assert result.exit_code == 2
+    assert "give at least one URL" in result.output
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["ht!tp://", "example.org", "ftp://example.org/", "http://", "http://[bad", "http://x:99999/"],
+)
+def test_malformed_url_is_bad_usage_with_a_clear_message(env, bad):
+    result = CliRunner().invoke(check_url, [bad], env=env)
+    assert result.exit_code == 2
+    assert f"cannot check {bad!r}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_setting_names_the_variable(env):
+    result = CliRunner().invoke(
+        check_url, ["http://127.0.0.1:9/"], env={**env, "REGISTRY_CHECK_DEADLINE": "soon"}
+    )
+    assert result.exit_code == 2
+    assert "REGISTRY_CHECK_DEADLINE" in result.output
+    assert "'soon'" in result.output
+
+
+def _run(args, env, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-c", "from checks.cli import check_url; check_url()", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_exit_codes_seen_by_a_shell(good_url, env):
+    passing = _run([good_url], env)
+    assert passing.returncode == 0, passing.stderr
+    failing = _run([good_url, "http://127.0.0.1:9/"], env)
+    assert failing.returncode == 1
+    assert "1 passed, 0 warned, 1 failed" in failing.stderr
+    usage = _run(["ht!tp://"], env)
+    assert usage.returncode == 2
+    assert "Traceback" not in usage.stderr
+    missing = _run(["--from", "/no/such/file"], env)
+    assert missing.returncode == 2
+    assert "Traceback" not in missing.stderr
+
+
+def test_bad_ca_bundle_path_is_bad_usage(env):
+    result = _run(["http://127.0.0.1:9/"], {**env, "REQUESTS_CA_BUNDLE": "/no/such/ca.pem"})
+    assert result.returncode == 2
+    assert "REQUESTS_CA_BUNDLE" in result.stderr
