@@ -12,9 +12,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_path = os.path.abspath(instance_path)
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
 
-    from registry import audit, config, db, views  # noqa: F401  (audit guards history on import)
+    from registry import (  # noqa: F401  (audit guards history on import)
+        admin_views,
+        audit,
+        auth,
+        background,
+        config,
+        db,
+        review_views,
+        staff_views,
+        views,
+    )
 
     config.configure(app, test_config)
     db.init_app(app)
+    auth.init_app(app)
     views.init_app(app)
+    app.register_blueprint(staff_views.bp)
+    app.register_blueprint(review_views.bp)
+    app.register_blueprint(admin_views.bp)
+    background.init_app(app)
     return app

@@ -10,6 +10,7 @@ from checks.cli import check_url
 from registry import create_app
 from registry.config import SettingError
 from registry.seed import SeedError
+from registry.users_cli import user
 
 
 def _app(**overrides) -> Flask:
@@ -115,6 +116,7 @@ def seed_command(file: Path | None) -> None:
 
 
 main.add_command(check_url)
+main.add_command(user)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -15,9 +15,21 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_THREADS": 8,
     "REGISTRY_PAGE_SIZE": 20,
     "REGISTRY_SEED_FILE": None,  # None: data/resources.csv shipped with the project
+    "REGISTRY_SESSION_IDLE_MINUTES": 120,  # signed out after this long without a request
+    "REGISTRY_SESSION_MAX_HOURS": 12,  # and after this long in any case
+    "REGISTRY_REVIEW_VALID_MONTHS": 12,  # a review's validity; sets the review-due date
+    "REGISTRY_REVIEW_DUE_SOON_DAYS": 30,  # reviews due within this many days join the queue
 }
 
-_INTEGER_SETTINGS = ("REGISTRY_PORT", "REGISTRY_THREADS", "REGISTRY_PAGE_SIZE")
+_INTEGER_SETTINGS = (
+    "REGISTRY_PORT",
+    "REGISTRY_THREADS",
+    "REGISTRY_PAGE_SIZE",
+    "REGISTRY_SESSION_IDLE_MINUTES",
+    "REGISTRY_SESSION_MAX_HOURS",
+    "REGISTRY_REVIEW_VALID_MONTHS",
+    "REGISTRY_REVIEW_DUE_SOON_DAYS",
+)
 
 
 class SettingError(ValueError):

@@ -32,9 +32,14 @@ class User(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
+    name: str | None = Field(default=None, max_length=200)
     password_hash: str = Field(max_length=255)
     role: str = Field(max_length=20)
     active: bool = True
+    # A one-time password must be replaced at the first sign-in.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Bumped to end every session of the account (password change, disabling).
+    session_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = _timestamp()
     last_login_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
@@ -111,6 +116,8 @@ class Review(SQLModel, table=True):
     cautions: str | None = Field(default=None, sa_type=Text)
     rubric: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     valid_until: date
+    # The check result the reviewer saw beside the rubric, if there was one.
+    check_result_id: int | None = Field(default=None, foreign_key="check_result.id")
     supersedes_id: int | None = Field(default=None, foreign_key="review.id")
     created_at: datetime = _timestamp()
 

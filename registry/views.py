@@ -1,9 +1,11 @@
 """The catalogue and entry pages."""
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask_login import current_user
 
 from registry.db import get_session
 from registry.models import Resource
+from registry.review import latest_review
 from registry.search import Filters, count_statement, search_statement
 from registry.vocab import LANGUAGES, Condition, Kind, label
 
@@ -54,7 +56,9 @@ def entry(resource_id: int):
     resource = get_session().get(Resource, resource_id)
     if resource is None:
         abort(404)
-    return render_template("entry.html", resource=resource)
+    return render_template(
+        "entry.html", resource=resource, review=latest_review(get_session(), resource.id)
+    )
 
 
 def _not_found(_error):
@@ -65,10 +69,19 @@ def _server_error(_error):
     return render_template("error.html", title="Something went wrong", status=500), 500
 
 
+def _no_store_when_signed_in(response):
+    """Keep pages shown to a signed-in person out of shared caches and the back-button cache."""
+    if current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the pages, the error pages and the template helpers."""
     app.register_blueprint(bp)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(500, _server_error)
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["with_label"] = lambda value: (value, label(value))
+    app.after_request(_no_store_when_signed_in)
     app.jinja_env.globals["language_name"] = lambda code: LANGUAGES.get(code, code)

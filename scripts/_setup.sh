@@ -22,7 +22,8 @@ setup_venv() {
     fi
     local stamp=".venv/.installed-${extra:-base}"
     local wanted
-    wanted="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+    # Reinstall when the dependencies or the set of top-level packages change.
+    wanted="$( (cat pyproject.toml; ls -d -- */__init__.py) | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
         echo "Installing the registry and its dependencies into .venv…" >&2
         .venv/bin/python -m pip install --quiet --upgrade pip

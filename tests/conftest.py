@@ -63,3 +63,83 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(app):
+    """Return a factory that adds an account with a known password."""
+    from registry import accounts
+
+    def factory(email: str, role: str = "clinician", *, password: str = PASSWORD, one_time=False):
+        with Session(get_engine(app)) as db_session:
+            user = accounts.create(
+                db_session, email=email, role=role, password=password, one_time=one_time
+            )
+            db_session.commit()
+            return user.id
+
+    return factory
+
+
+class Web:
+    """A person at a browser: signs in, follows forms, sends their CSRF token like a browser does."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def token(self, page: str | None = None) -> str:
+        import re
+
+        html = self.client.get(page or "/sign-in", follow_redirects=True).get_data(as_text=True)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert found, f"no CSRF token on {page or '/sign-in'}"
+        return found.group(1)
+
+    def post(self, path: str, data: dict | None = None, *, page: str | None = None, **kwargs):
+        form = {"csrf_token": self.token(page), **(data or {})}
+        return self.client.post(path, data=form, **kwargs)
+
+    def sign_in(self, email: str, password: str = PASSWORD):
+        response = self.post("/sign-in", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+
+@pytest.fixture
+def web(client):
+    return Web(client)
+
+
+@pytest.fixture
+def people(make_user):
+    """One account of each role, plus a second reviewer: {name: user id}."""
+    return {
+        "clinician": make_user("clinician@example.org", "clinician"),
+        "reviewer": make_user("reviewer@example.org", "reviewer"),
+        "reviewer2": make_user("second.reviewer@example.org", "reviewer"),
+        "admin": make_user("admin@example.org", "admin"),
+    }
+
+
+@pytest.fixture
+def as_role(app, people):
+    """Return a factory for a Web signed in as clinician, reviewer, reviewer2 or admin."""
+    emails = {
+        "clinician": "clinician@example.org",
+        "reviewer": "reviewer@example.org",
+        "reviewer2": "second.reviewer@example.org",
+        "admin": "admin@example.org",
+    }
+
+    def factory(role: str) -> Web:
+        browser = Web(app.test_client())
+        browser.sign_in(emails[role])
+        return browser
+
+    return factory

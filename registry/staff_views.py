@@ -1,0 +1,109 @@
+"""Pages for all signed-in staff: suggest a resource, report a problem, an entry's history."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlmodel import select
+
+from registry import review
+from registry.db import get_session
+from registry.forms import FIELD_LABELS, validate_resource
+from registry.models import AuditEvent, ProblemReport, Resource, Review, User
+from registry.review import REPORT_REASONS, LifecycleError
+from registry.vocab import Audience, Condition, Cost, Kind, Moderation, Platform
+
+bp = Blueprint("staff", __name__)
+
+CHOICES = {
+    "kind": list(Kind),
+    "conditions": list(Condition),
+    "audience": list(Audience),
+    "cost": list(Cost),
+    "platforms": list(Platform),
+    "moderation": list(Moderation),
+}
+
+
+def _resource_or_404(resource_id: int) -> Resource:
+    resource = get_session().get(Resource, resource_id)
+    if resource is None:
+        abort(404)
+    return resource
+
+
+@bp.get("/suggest")
+def suggest():
+    return render_template(
+        "staff/suggest.html", values={}, errors={}, labels=FIELD_LABELS, choices=CHOICES
+    )
+
+
+@bp.post("/suggest")
+def suggest_post():
+    data, errors, raw = validate_resource(request.form)
+    db = get_session()
+    user = db.get(User, current_user.id)
+    if data is not None:
+        try:
+            resource = review.suggest(db, data=data, user=user)
+        except LifecycleError as exc:
+            errors = {"url": str(exc)}
+        else:
+            db.commit()
+            from registry.background import check_soon  # a background check of the new URL
+
+            check_soon(resource.id)
+            flash("Thank you. Your suggestion is in the reviewers' queue.")
+            return redirect(url_for("catalogue.entry", resource_id=resource.id))
+    db.rollback()
+    return render_template(
+        "staff/suggest.html", values=raw, errors=errors, labels=FIELD_LABELS, choices=CHOICES
+    ), 400
+
+
+@bp.get("/resources/<int:resource_id>/report")
+def report(resource_id: int):
+    resource = _resource_or_404(resource_id)
+    return render_template(
+        "staff/report.html", resource=resource, reasons=REPORT_REASONS, error=None
+    )
+
+
+@bp.post("/resources/<int:resource_id>/report")
+def report_post(resource_id: int):
+    resource = _resource_or_404(resource_id)
+    db = get_session()
+    try:
+        review.report_problem(
+            db, resource, user=db.get(User, current_user.id),
+            reason=request.form.get("reason", ""), note=request.form.get("note", "")[:4000],
+        )  # fmt: skip
+    except LifecycleError as exc:
+        db.rollback()
+        return render_template(
+            "staff/report.html", resource=resource, reasons=REPORT_REASONS, error=str(exc)
+        ), 400
+    db.commit()
+    flash("Thank you. A reviewer will look at your report.")
+    return redirect(url_for("catalogue.entry", resource_id=resource.id))
+
+
+@bp.get("/resources/<int:resource_id>/history")
+def history(resource_id: int):
+    resource = _resource_or_404(resource_id)
+    db = get_session()
+    events = db.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "resource", AuditEvent.entity_id == resource.id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    reviews = {r.id: r for r in db.exec(select(Review).where(Review.resource_id == resource.id))}
+    reports = {
+        r.id: r
+        for r in db.exec(select(ProblemReport).where(ProblemReport.resource_id == resource.id))
+    }
+    ids = {e.actor_id for e in events} | {r.reviewer_id for r in reviews.values()}
+    people = {u.id: u for u in db.exec(select(User).where(User.id.in_(ids)))}  # type: ignore[union-attr]
+    return render_template(
+        "staff/history.html", resource=resource, events=events, reviews=reviews, reports=reports,
+        people=people,
+    )  # fmt: skip
