@@ -7,27 +7,11 @@ from flask import Flask, current_app
 from sqlmodel import Session
 
 import checks
+from registry import checkrun
 from registry.db import get_engine
-from registry.models import CheckResult, Resource
+from registry.models import Resource
 
 log = logging.getLogger(__name__)
-
-
-def result_from_report(resource_id: int, report: checks.Report, run_id: int | None) -> CheckResult:
-    """Return the row that keeps a check report for an entry."""
-    data = report.to_dict()
-    return CheckResult(
-        run_id=run_id,
-        resource_id=resource_id,
-        url=data["url"],
-        final_url=data.get("final_url"),
-        verdict=data["verdict"],
-        liveness_status=data["liveness"]["status"],
-        https_status=data["https"]["status"],
-        privacy_status=data["privacy"]["status"],
-        policy_fingerprint=data["privacy"].get("fingerprint"),
-        report=data,
-    )
 
 
 def _check(app: Flask, resource_id: int) -> None:
@@ -40,7 +24,7 @@ def _check(app: Flask, resource_id: int) -> None:
             url = resource.url
         report = checks.check_url(url, settings=checks.CheckSettings.from_env())
         with Session(engine) as session:
-            session.add(result_from_report(resource_id, report, run_id=None))
+            session.add(checkrun.result_row(report.to_dict(), resource_id=resource_id, run_id=None))
             session.commit()
 
 

@@ -1,5 +1,6 @@
 """The `registry` command: serve the app, migrate the database, load the seed, check URLs."""
 
+import gc
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from flask import Flask
 from checks.cli import check_url
 from registry import create_app
 from registry.config import SettingError
+from registry.jobs_cli import register_jobs
 from registry.seed import SeedError
 from registry.users_cli import user
 
@@ -51,7 +53,10 @@ def main() -> None:
     "--port", type=int, default=None, help="Port to listen on (REGISTRY_PORT, default 5000)."
 )
 @click.option("--no-seed", is_flag=True, help="Do not load the seed data into a new database.")
-def serve(host: str | None, port: int | None, no_seed: bool) -> None:
+@click.option(
+    "--no-scheduler", is_flag=True, help="Do not run the nightly check here (REGISTRY_SCHEDULER=0)."
+)
+def serve(host: str | None, port: int | None, no_seed: bool, no_scheduler: bool) -> None:
     """Create or migrate the database, load the seed once, and serve the web app."""
     import waitress
 
@@ -63,6 +68,13 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
         raise click.ClickException(str(exc)) from None
     if added:
         click.echo(f"Loaded {added} seed entries from {app.config['REGISTRY_SEED_FILE']}.")
+    if app.config["REGISTRY_SCHEDULER"] and not no_scheduler:
+        from registry.scheduler import start_background_scheduler
+
+        start_background_scheduler(app)
+    # Everything loaded so far lives as long as the server: keep it out of the garbage collector's
+    # full sweeps, which otherwise pause requests (measured in tests/bench/search_latency.py).
+    gc.freeze()
     host, port = app.config["REGISTRY_HOST"], app.config["REGISTRY_PORT"]
     click.echo(f"Serving the registry on http://{host}:{port}/ (press Ctrl+C to stop).")
     try:
@@ -117,6 +129,7 @@ def seed_command(file: Path | None) -> None:
 
 main.add_command(check_url)
 main.add_command(user)
+register_jobs(main)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

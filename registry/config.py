@@ -19,6 +19,19 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_SESSION_MAX_HOURS": 12,  # and after this long in any case
     "REGISTRY_REVIEW_VALID_MONTHS": 12,  # a review's validity; sets the review-due date
     "REGISTRY_REVIEW_DUE_SOON_DAYS": 30,  # reviews due within this many days join the queue
+    # The nightly check (the checker's own REGISTRY_CHECK_* are read by checks.CheckSettings).
+    "REGISTRY_CHECK_FAILURE_THRESHOLD": 3,  # failing runs in a row that send an entry back
+    "REGISTRY_CHECK_LOCK_SECONDS": 7200,  # a lock left by a killed run expires after this
+    "REGISTRY_CHECK_SCHEDULE": "30 2 * * *",  # cron: minute hour day month weekday
+    "REGISTRY_TIMEZONE": "Europe/London",  # the schedule's time zone
+    "REGISTRY_SCHEDULER": True,  # `registry serve` runs the schedule in-process
+    "REGISTRY_SMTP_HOST": None,  # None: no digest emails
+    "REGISTRY_SMTP_PORT": 587,
+    "REGISTRY_SMTP_USER": None,
+    "REGISTRY_SMTP_PASSWORD": None,
+    "REGISTRY_SMTP_STARTTLS": True,
+    "REGISTRY_MAIL_FROM": "registry@localhost",
+    "REGISTRY_BASE_URL": None,  # None: http://REGISTRY_HOST:REGISTRY_PORT, for links in emails
 }
 
 _INTEGER_SETTINGS = (
@@ -29,7 +42,11 @@ _INTEGER_SETTINGS = (
     "REGISTRY_SESSION_MAX_HOURS",
     "REGISTRY_REVIEW_VALID_MONTHS",
     "REGISTRY_REVIEW_DUE_SOON_DAYS",
+    "REGISTRY_CHECK_FAILURE_THRESHOLD",
+    "REGISTRY_CHECK_LOCK_SECONDS",
+    "REGISTRY_SMTP_PORT",
 )
+_BOOLEAN_SETTINGS = ("REGISTRY_SCHEDULER", "REGISTRY_SMTP_STARTTLS")
 
 
 class SettingError(ValueError):
@@ -59,6 +76,30 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     if not app.config["REGISTRY_SEED_FILE"]:
         app.config["REGISTRY_SEED_FILE"] = str(default_seed_file())
+    _check_job_settings(app.config)
+
+
+def _check_job_settings(config) -> None:
+    """Check the nightly check's settings, naming the one that is wrong and what it takes."""
+    for name in _BOOLEAN_SETTINGS:
+        config[name] = _as_bool(name, config[name])
+    for name in ("REGISTRY_CHECK_FAILURE_THRESHOLD", "REGISTRY_CHECK_LOCK_SECONDS"):
+        if config[name] < 1:
+            raise SettingError(f"{name} must be 1 or more, not {config[name]}.")
+    if not 1 <= config["REGISTRY_SMTP_PORT"] <= 65535:
+        raise SettingError(
+            f"REGISTRY_SMTP_PORT must be between 1 and 65535, not {config['REGISTRY_SMTP_PORT']}."
+        )
+    if not config["REGISTRY_BASE_URL"]:
+        config["REGISTRY_BASE_URL"] = f"http://{config['REGISTRY_HOST']}:{config['REGISTRY_PORT']}"
+    if not str(config["REGISTRY_BASE_URL"]).startswith(("http://", "https://")):
+        raise SettingError(
+            "REGISTRY_BASE_URL must be the registry's address as people reach it, such as "
+            f"https://registry.example.nhs.uk, not {config['REGISTRY_BASE_URL']!r}."
+        )
+    from registry.scheduler import make_trigger  # raises SettingError naming the bad one
+
+    make_trigger(config["REGISTRY_CHECK_SCHEDULE"], config["REGISTRY_TIMEZONE"])
 
 
 def default_seed_file() -> Path:
@@ -71,6 +112,17 @@ def _as_int(name: str, value: object) -> int:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise SettingError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _as_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingError(f"{name} must be 1 or 0 (on or off), not {value!r}.")
 
 
 def _instance_secret(path: Path) -> str:

@@ -16,10 +16,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch):
     """Keep the developer's own settings out of the tests."""
-    for name in ("DATABASE_URL", "SECRET_KEY", "REGISTRY_HOST", "REGISTRY_PORT",
-                 "REGISTRY_SEED_FILE", "REGISTRY_INSTANCE_PATH",
-                 "REGISTRY_PAGE_SIZE", "REGISTRY_THREADS"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
+    import os
+
+    for name in list(os.environ):
+        if name in ("DATABASE_URL", "SECRET_KEY") or name.startswith("REGISTRY_"):
+            monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -143,3 +144,30 @@ def as_role(app, people):
         return browser
 
     return factory
+
+
+@pytest.fixture
+def reviewed(app, people):
+    """The small registry with decisions: two recommended (one with cautions), one not, one unreviewed."""
+    from sqlmodel import select
+
+    from registry import review
+    from registry.models import Resource, User
+    from registry.rubric import ITEMS
+
+    answers = {item.key: {"answer": "yes"} for item in ITEMS}
+    decisions = {
+        "Mood Diary App": ("recommended", None),
+        "Voices Together": ("recommended_with_cautions", "Groups meet in person too; check times."),
+        "Carers Helpline": ("not_recommended", None),
+    }
+    with Session(get_engine(app)) as db_session:
+        reviewer = db_session.get(User, people["reviewer"])
+        for name, (decision, cautions) in decisions.items():
+            entry = db_session.exec(select(Resource).where(Resource.name == name)).one()
+            review.decide(
+                db_session, entry, user=reviewer, decision=review.Decision(decision),
+                rationale=f"Rationale for {name}.", cautions=cautions, answers=answers,
+            )  # fmt: skip
+        db_session.commit()
+    return app

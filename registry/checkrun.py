@@ -1,0 +1,230 @@
+"""The check run: every live entry through `checks`, each result stored as it arrives."""
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, select
+
+import checks
+from checks import net
+from registry import lock, transitions
+from registry.db import utcnow
+from registry.models import CheckResult, CheckRun, Resource
+from registry.vocab import RunStatus, State
+
+log = logging.getLogger(__name__)
+
+# Called as each entry is stored: (entries done, entries in the run, entry name, verdict).
+Progress = Callable[[int, int, str, str], None]
+
+
+class NoSuchEntry(LookupError):
+    """`--resource` named an entry that is not in the registry."""
+
+
+def _check(url: str, settings: checks.CheckSettings, limiter: net.Limiter) -> dict[str, Any]:
+    """Check one URL; a checker bug becomes an `unreachable` report, never a lost entry."""
+    try:
+        return checks.check_url(url, settings=settings, limiter=limiter).to_dict()
+    except Exception as exc:  # check_url catches its own; this is the last line of defence
+        log.exception("checking %s failed", url)
+        detail = f"the checker failed: {type(exc).__name__}: {exc}"
+        return {
+            "url": url,
+            "final_url": url,
+            "checked_at": utcnow().isoformat(timespec="seconds"),
+            "verdict": "fail",
+            "liveness": {"status": "unreachable", "detail": detail},
+            "https": {"status": "tls_error", "detail": "not checked"},
+            "privacy": {"status": "not_checked", "detail": "not checked", "fingerprint": None},
+        }
+
+
+def abandon_stale_runs(session: Session) -> int:
+    """Mark runs left `running` by a process that died as abandoned (call with the lock held)."""
+    stale = session.exec(select(CheckRun).where(CheckRun.status == RunStatus.RUNNING.value)).all()
+    for run in stale:
+        last = session.exec(
+            select(func.max(CheckResult.checked_at)).where(CheckResult.run_id == run.id)
+        ).one()
+        run.status = RunStatus.ABANDONED.value
+        run.finished_at = last or run.started_at
+        session.add(run)
+    session.commit()
+    return len(stale)
+
+
+def _entries(session: Session, resource_id: int | None) -> list[tuple[int, str, str]]:
+    query = select(Resource.id, Resource.name, Resource.url).order_by(Resource.id)
+    if resource_id is None:
+        query = query.where(Resource.state != State.RETIRED.value)
+    else:
+        query = query.where(Resource.id == resource_id)
+    rows = [tuple(row) for row in session.exec(query).all()]
+    if resource_id is not None and not rows:
+        raise NoSuchEntry(f"there is no entry with id {resource_id}; the entry pages show ids")
+    return rows  # type: ignore[return-value]
+
+
+def result_row(report: dict[str, Any], *, resource_id: int, run_id: int | None) -> CheckResult:
+    """Return the row that keeps a check report (run_id None: a check outside any run)."""
+    return CheckResult(
+        run_id=run_id,
+        resource_id=resource_id,
+        # Stored when recorded, to the microsecond, so results order against decisions.
+        checked_at=utcnow(),
+        url=report["url"],
+        final_url=report.get("final_url"),
+        verdict=report["verdict"],
+        liveness_status=report["liveness"]["status"],
+        https_status=report["https"]["status"],
+        privacy_status=report["privacy"]["status"],
+        policy_fingerprint=report["privacy"].get("fingerprint"),
+        report=report,
+    )
+
+
+def store_result(
+    session: Session, run_id: int, resource_id: int, report: dict[str, Any], *, threshold: int
+) -> CheckResult | None:
+    """Commit one entry's result, any change of state it causes, and the run's tally, together."""
+    for attempt in (1, 2):
+        try:
+            resource = session.get(Resource, resource_id)
+            if resource is None:  # removed while the run went on
+                return None
+            result = result_row(report, resource_id=resource_id, run_id=run_id)
+            session.add(result)
+            session.flush()
+            transitions.apply(session, resource, result, threshold=threshold)
+            run = session.get(CheckRun, run_id)
+            assert run is not None
+            field = {"pass": "passed", "warn": "warned"}.get(result.verdict, "failed")
+            setattr(run, field, getattr(run, field) + 1)
+            session.add(run)
+            session.commit()
+            return result
+        except StaleDataError:
+            # A reviewer changed the entry at the same moment: read it again and redo.
+            session.rollback()
+            if attempt == 2:
+                raise
+    return None
+
+
+def run_checks(
+    engine: Engine,
+    *,
+    settings: checks.CheckSettings,
+    resource_id: int | None = None,
+    trigger: str = "manual",
+    threshold: int = 3,
+    lock_seconds: float = 7200,
+    progress: Progress | None = None,
+) -> CheckRun:
+    """Run the checks over every entry not retired (or one), under the lock; return the run."""
+    with Session(engine) as session:
+        entries = _entries(session, resource_id)
+    lease = lock.acquire(engine, seconds=lock_seconds)
+    with lease, Session(engine) as session:
+        abandon_stale_runs(session)
+        run = CheckRun(
+            trigger=trigger, host=socket.gethostname(), pid=os.getpid(), total=len(entries)
+        )
+        session.add(run)
+        session.commit()
+        run_id = run.id
+        assert run_id is not None
+        try:
+            _work(session, lease, run_id, entries, settings, threshold, progress)
+        except BaseException as exc:
+            session.rollback()
+            run = session.get(CheckRun, run_id)
+            assert run is not None
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            run.status = (RunStatus.ABANDONED if interrupted else RunStatus.FAILED).value
+            run.finished_at = utcnow()
+            session.add(run)
+            session.commit()
+            raise
+        run = session.get(CheckRun, run_id)
+        assert run is not None
+        run.status, run.finished_at = RunStatus.COMPLETED.value, utcnow()
+        session.add(run)
+        session.commit()
+        session.refresh(run)
+        session.expunge(run)
+        return run
+
+
+def _work(
+    session: Session,
+    lease: lock.Lease,
+    run_id: int,
+    entries: list[tuple[int, str, str]],
+    settings: checks.CheckSettings,
+    threshold: int,
+    progress: Progress | None,
+) -> None:
+    total, done = len(entries), 0
+    if progress:
+        progress(0, total, "", "")
+    if not entries:
+        return
+    limiter = net.Limiter(settings.max_concurrency, settings.max_per_host)
+    pool = ThreadPoolExecutor(min(settings.max_concurrency, total), thread_name_prefix="check")
+    try:
+        futures: dict[Future, tuple[int, str]] = {
+            pool.submit(_check, url, settings, limiter): (rid, name) for rid, name, url in entries
+        }
+        pending = set(futures)
+        # Wake at least this often to keep the lock fresh, even while every check is slow.
+        heartbeat = max(min(lease.seconds / 4, 60.0), 0.05)
+        while pending:
+            finished, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
+            for future in finished:
+                rid, name = futures[future]
+                result = store_result(session, run_id, rid, future.result(), threshold=threshold)
+                done += 1
+                if progress:
+                    progress(done, total, name, result.verdict if result else "gone")
+            lease.refresh()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# What the pages need: the latest result, the history, and the result said in words.
+
+
+def latest_result(session: Session, resource_id: int) -> CheckResult | None:
+    """Return the entry's most recent check result, or None if it was never checked."""
+    return session.exec(
+        select(CheckResult)
+        .where(CheckResult.resource_id == resource_id)
+        .order_by(CheckResult.id.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_results():
+    """Return a statement for every entry's most recent result (for the dashboard)."""
+    newest = select(func.max(CheckResult.id)).group_by(CheckResult.resource_id)
+    return select(CheckResult).where(CheckResult.id.in_(newest.scalar_subquery()))  # type: ignore[attr-defined]
+
+
+def history(session: Session, resource_id: int, limit: int = 30) -> list[CheckResult]:
+    """Return the entry's last `limit` results, oldest first (for the chart)."""
+    newest_first = session.exec(
+        select(CheckResult)
+        .where(CheckResult.resource_id == resource_id)
+        .order_by(CheckResult.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(newest_first))

@@ -1,0 +1,145 @@
+"""A named lock in the database, so that one check run happens at a time across processes."""
+
+import logging
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from registry.db import utcnow
+from registry.models import RunLock
+
+CHECK_RUN = "check-run"
+
+log = logging.getLogger(__name__)
+_table = RunLock.__table__  # type: ignore[attr-defined]
+
+
+class LockHeld(RuntimeError):
+    """Another process holds the lock; the message says who and since when."""
+
+    def __init__(self, holder: str, acquired_at: datetime | None):
+        host, pid = _host_pid(holder)
+        since = (
+            aware(acquired_at).isoformat(timespec="seconds") if acquired_at else "an unknown time"
+        )
+        super().__init__(f"another check run is in progress (started at {since}, by {host}/{pid})")
+        self.holder, self.acquired_at = holder, acquired_at
+
+
+class LockLost(RuntimeError):
+    """The lock expired and another process took it while this one still ran."""
+
+
+def aware(value: datetime) -> datetime:
+    """Return value with UTC attached when the database gave it back naive (SQLite does)."""
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
+
+
+def _host_pid(holder: str) -> tuple[str, str]:
+    host, _, rest = holder.rpartition("@")
+    return host or "?", rest.split(":", 1)[0] or "?"
+
+
+def _pid_is_dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but belongs to someone else
+        return False
+    return False
+
+
+def _left_by_dead_process(holder: str) -> bool:
+    """Tell whether holder was a process on this machine that no longer exists."""
+    host, pid = _host_pid(holder)
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return _pid_is_dead(int(pid))
+
+
+class Lease:
+    """The lock, held: refresh it while working, release it when done."""
+
+    def __init__(self, engine: Engine, name: str, holder: str, seconds: float):
+        self.engine, self.name, self.holder, self.seconds = engine, name, holder, seconds
+        self.refreshed_at = utcnow()
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Push the expiry forward (at most every quarter of the lock's life unless forced)."""
+        now = utcnow()
+        if not force and now - self.refreshed_at < timedelta(seconds=self.seconds / 4):
+            return
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                update(_table)
+                .where(_table.c.name == self.name, _table.c.holder == self.holder)
+                .values(expires_at=now + timedelta(seconds=self.seconds))
+            ).rowcount
+        if not updated:
+            raise LockLost(f"the {self.name} lock expired and was taken by another process")
+        self.refreshed_at = now
+
+    def release(self) -> None:
+        """Give the lock up (only if it is still this lease's)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(_table).where(_table.c.name == self.name, _table.c.holder == self.holder)
+            )
+
+    def __enter__(self) -> "Lease":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.release()
+
+
+def acquire(engine: Engine, *, seconds: float, name: str = CHECK_RUN) -> Lease:
+    """Take the lock or raise LockHeld; an expired lock, or one left by a dead process, is taken."""
+    holder = f"{socket.gethostname()}@{os.getpid()}:{secrets.token_hex(4)}"
+    for _ in range(3):  # the holder may release between our attempts
+        now = utcnow()
+        values = {
+            "holder": holder,
+            "acquired_at": now,
+            "expires_at": now + timedelta(seconds=seconds),
+        }
+        # Each statement is atomic on SQLite and PostgreSQL: of many racers, one UPDATE matches
+        # the expired row, or one INSERT gets the primary key; the rest see zero rows or a conflict.
+        with engine.begin() as conn:
+            taken = conn.execute(
+                update(_table)
+                .where(_table.c.name == name, _table.c.expires_at < now)
+                .values(values)
+            ).rowcount
+        if taken:
+            log.info("took over the expired %s lock", name)
+            return Lease(engine, name, holder, seconds)
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(_table).values(name=name, **values))
+            return Lease(engine, name, holder, seconds)
+        except IntegrityError:
+            pass
+        with engine.connect() as conn:
+            row = conn.execute(select(_table).where(_table.c.name == name)).first()
+        if row is None:
+            continue
+        if _left_by_dead_process(row.holder):
+            with engine.begin() as conn:
+                taken = conn.execute(
+                    update(_table)
+                    .where(_table.c.name == name, _table.c.holder == row.holder)
+                    .values(values)
+                ).rowcount
+            if taken:
+                log.info("took over the %s lock left by %s, which is gone", name, row.holder)
+                return Lease(engine, name, holder, seconds)
+            continue
+        raise LockHeld(row.holder, row.acquired_at)
+    raise LockHeld("?@?", None)
