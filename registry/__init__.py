@@ -19,6 +19,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         background,
         config,
         db,
+        guidance,
+        handout,
         review_views,
         staff_views,
         views,
@@ -31,5 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(review_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(handout.bp)
+    app.register_blueprint(guidance.bp)
     background.init_app(app)
     return app

@@ -30,7 +30,18 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 # Endpoints anyone may reach; every other page needs a signed-in account (and maybe a role).
-PUBLIC_ENDPOINTS = {"static", "catalogue.index", "catalogue.entry", "auth.sign_in"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "catalogue.index",
+    "catalogue.entry",
+    "auth.sign_in",
+    "handout.view",
+    "handout.add",
+    "handout.remove",
+    "handout.clear",
+    "guidance.index",
+    "guidance.show",
+}
 
 
 class Account(UserMixin):

@@ -216,5 +216,17 @@ class Meta(SQLModel, table=True):
     value: str = Field(sa_type=Text)
 
 
+class GuidancePage(SQLModel, table=True):
+    """A page of guidance for staff, in Markdown; an admin's edit replaces the shipped text."""
+
+    __tablename__ = "guidance_page"
+
+    slug: str = Field(sa_column=Column(String(60), primary_key=True))
+    title: str = Field(max_length=200)
+    body: str = Field(sa_type=Text)
+    updated_at: datetime = _timestamp()
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+
+
 # Rows of these tables are history: they may be added, never changed or removed.
 APPEND_ONLY: tuple[type[SQLModel], ...] = (AuditEvent, Review, CheckResult)

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlmodel import select
 
-from registry import queue, review, rubric
+from registry import dashboard, queue, review, rubric
 from registry.auth import roles_required
 from registry.db import get_session
 from registry.forms import FIELD_LABELS, resource_values, validate_resource
@@ -38,6 +38,12 @@ def queue_page():
         due_within_days=current_app.config["REGISTRY_REVIEW_DUE_SOON_DAYS"],
     )
     return render_template("review/queue.html", items=items, kind=kind, kinds=queue.KINDS)
+
+
+@bp.get("/review/dashboard")
+@roles_required(Role.REVIEWER)
+def dashboard_page():
+    return render_template("review/dashboard.html", board=dashboard.build(get_session()))
 
 
 def _latest_check(resource_id: int) -> CheckResult | None:

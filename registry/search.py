@@ -1,29 +1,110 @@
-"""Search the registry: one function that turns a query and filters into a statement."""
+"""Search the registry: one function turns what a person typed and their filters into a statement.
 
-from dataclasses import dataclass
+On SQLite the words are matched in an FTS5 index (see migration 0004) and ranked with bm25;
+on other databases, until their own index exists, every word must appear in a field (LIKE).
+"""
 
-from sqlalchemy import Select, and_, case, exists, func, or_
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    table,
+)
 from sqlmodel import select
 
 from registry.models import Resource, ResourceTag
+from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, State
 
-MAX_QUERY_LENGTH = 200
+# The FTS5 index (migration 0004): not a model, so Alembic and SQLModel leave it alone.
+_FTS = table("resource_fts", column("rowid"))
 MAX_TERMS = 12
+MAX_TERM_LENGTH = 60
+# bm25 weights for name, provider, description, tags: a name match counts most.
+_WEIGHTS = (10.0, 2.0, 1.0, 4.0)
+
+# What "status" means to a clinician, and the states behind each choice.
+STATUSES: dict[str, tuple[str, ...]] = {
+    "recommended": (State.RECOMMENDED.value,),
+    "recommended_with_cautions": (State.RECOMMENDED_WITH_CAUTIONS.value,),
+    "not_recommended": (State.NOT_RECOMMENDED.value,),
+    "needs_rereview": (State.NEEDS_REREVIEW.value,),
+    "unreviewed": (State.SUGGESTED.value, State.IN_REVIEW.value),
+    "retired": (State.RETIRED.value,),
+}
+DEFAULT_STATUSES = frozenset({"recommended", "recommended_with_cautions"})
+ALL_LIVE_STATUSES = frozenset(STATUSES) - {"retired"}
+
+# List facets: filter name -> (column or tag facet, allowed values).
+TAG_FACETS: dict[str, tuple[str, frozenset[str]]] = {
+    "condition": ("condition", frozenset(c.value for c in Condition)),
+    "platform": ("platform", frozenset(p.value for p in Platform)),
+    "language": ("language", frozenset(LANGUAGES)),
+}
+COLUMN_FACETS: dict[str, tuple[Any, frozenset[str]]] = {
+    "kind": (Resource.kind, frozenset(k.value for k in Kind)),
+    "cost": (Resource.cost, frozenset(c.value for c in Cost)),
+}
+FLAGS: tuple[str, ...] = ("offline", "low_data", "moderated")
 
 
 @dataclass(frozen=True)
 class Filters:
-    """What a person asked to narrow the results to."""
+    """What a person asked to narrow the results to; values within a facet are alternatives."""
 
-    kind: str | None = None
-    condition: str | None = None
+    values: dict[str, frozenset[str]] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()
+    statuses: frozenset[str] = DEFAULT_STATUSES
+
+    @classmethod
+    def from_args(cls, args) -> "Filters":
+        """Read filters from request arguments (a MultiDict); unknown values are ignored."""
+        values = {}
+        for name, (_target, allowed) in {**TAG_FACETS, **COLUMN_FACETS}.items():
+            chosen = frozenset(v for v in args.getlist(name) if v in allowed)
+            if chosen:
+                values[name] = chosen
+        flags = frozenset(f for f in FLAGS if args.get(f) in ("1", "yes", "on", "true"))
+        if args.get("show") == "all":
+            statuses = ALL_LIVE_STATUSES
+        else:
+            statuses = (
+                frozenset(v for v in args.getlist("status") if v in STATUSES) or DEFAULT_STATUSES
+            )
+        return cls(values=values, flags=flags, statuses=statuses)
+
+    def without(self, facet: str) -> "Filters":
+        """Return these filters with one facet cleared (for counting that facet's options)."""
+        if facet == "status":
+            return replace(self, statuses=frozenset(STATUSES))
+        if facet in FLAGS:
+            return replace(self, flags=self.flags - {facet})
+        return replace(self, values={k: v for k, v in self.values.items() if k != facet})
+
+    @property
+    def shows_unrecommended(self) -> bool:
+        return not self.statuses <= DEFAULT_STATUSES
 
 
 def terms(query: str | None) -> list[str]:
-    """Split what someone typed into at most MAX_TERMS lower-case words."""
-    text = (query or "")[: MAX_QUERY_LENGTH * 10].lower()
-    words = [word.strip("\"'()[]{}*,.;:!?") for word in text.split()]
-    return [word[:MAX_QUERY_LENGTH] for word in words if word][:MAX_TERMS]
+    """Return the words of what someone typed: letters and digits only, lower-case, at most 12."""
+    words = re.findall(r"[^\W_]+", (query or "")[:4000].lower())
+    return [w[:MAX_TERM_LENGTH] for w in words][:MAX_TERMS]
+
+
+def _fts_query(words: list[str]) -> str:
+    # Each word quoted (so nothing typed is FTS syntax) and matched as a prefix.
+    return " ".join(f'"{w}"*' for w in words)
 
 
 def _like(word: str) -> str:
@@ -31,45 +112,93 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def _tag_match(pattern: str):
+def _has_tag(facet: str, values) -> ColumnElement[bool]:
     return exists().where(
         ResourceTag.resource_id == Resource.id,
-        func.lower(ResourceTag.value).like(pattern, escape="\\"),
+        ResourceTag.facet == facet,
+        ResourceTag.value.in_(sorted(values)),  # type: ignore[attr-defined]
     )
 
 
-def search_statement(query: str | None, filters: Filters | None = None) -> Select:
-    """Return a statement selecting matching entries, best match first (every word must match)."""
-    filters = filters or Filters()
-    words = terms(query)
-    stmt = select(Resource)
-    name_hits = []
+def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    states = sorted({s for status in filters.statuses for s in STATUSES[status]})
+    where: list[ColumnElement[bool]] = [Resource.state.in_(states)]  # type: ignore[attr-defined]
+    for name, chosen in filters.values.items():
+        if name in TAG_FACETS:
+            where.append(_has_tag(TAG_FACETS[name][0], chosen))
+        else:
+            where.append(COLUMN_FACETS[name][0].in_(sorted(chosen)))
+    if "offline" in filters.flags:
+        where.append(Resource.works_offline.is_(True))  # type: ignore[union-attr]
+    if "low_data" in filters.flags:
+        where.append(Resource.low_data.is_(True))  # type: ignore[union-attr]
+    if "moderated" in filters.flags:
+        where.append(
+            and_(Resource.kind == "forum", Resource.moderation.in_(["professional", "peer"]))
+        )  # type: ignore[union-attr]
+    return where
+
+
+def _matching(
+    stmt: Select, words: list[str], dialect: str, *, relevance: bool = True
+) -> tuple[Select, Any]:
+    """Return stmt narrowed to entries matching every word, and an expression to rank them by."""
+    if not words:
+        return stmt, None
+    if dialect == "sqlite":
+        fts = literal_column("resource_fts")
+        columns = [_FTS.c.rowid.label("id")]
+        if relevance:
+            columns.append(func.bm25(fts, *_WEIGHTS).label("rank"))
+        # Materialised first, so SQLite runs the MATCH once instead of once per entry.
+        matched = (
+            select(*columns)
+            .where(fts.op("MATCH")(bindparam("fts_query", _fts_query(words))))
+            .cte("matched")
+            .prefix_with("MATERIALIZED")
+        )
+        stmt = stmt.join(matched, matched.c.id == Resource.id)
+        return stmt, matched.c.rank if relevance else None
     for word in words:
         pattern = _like(word)
-        name_hit = func.lower(Resource.name).like(pattern, escape="\\")
-        name_hits.append(name_hit)
         stmt = stmt.where(
             or_(
-                name_hit,
+                func.lower(Resource.name).like(pattern, escape="\\"),
                 func.lower(func.coalesce(Resource.description, "")).like(pattern, escape="\\"),
                 func.lower(func.coalesce(Resource.provider, "")).like(pattern, escape="\\"),
-                _tag_match(pattern),
-            )
-        )
-    if filters.kind:
-        stmt = stmt.where(Resource.kind == filters.kind)
-    if filters.condition:
-        stmt = stmt.where(
-            exists().where(
-                and_(
+                exists().where(
                     ResourceTag.resource_id == Resource.id,
-                    ResourceTag.facet == "condition",
-                    ResourceTag.value == filters.condition,
-                )
+                    func.lower(ResourceTag.value).like(pattern, escape="\\"),
+                ),
             )
         )
-    if name_hits:
-        stmt = stmt.order_by(case((and_(*name_hits), 0), else_=1))
+    return stmt, None
+
+
+# Above this many text matches, relevance (bm25, computed for every match) costs more than it
+# tells; name matches still come first, then the rest alphabetically.
+RELEVANCE_LIMIT = 2000
+
+
+def search_statement(
+    query: str | None,
+    filters: Filters | None = None,
+    *,
+    dialect: str = "sqlite",
+    relevance: bool = True,
+) -> Select:
+    """Return a statement selecting matching entries, best first (every word must match)."""
+    filters = filters or Filters()
+    words = terms(query)
+    stmt, rank = _matching(select(Resource), words, dialect, relevance=relevance)
+    stmt = stmt.where(*_conditions(filters))
+    if words:
+        phrase = " ".join(words)
+        in_name = and_(*(func.lower(Resource.name).like(_like(w), escape="\\") for w in words))
+        stmt = stmt.order_by(
+            case((func.lower(Resource.name) == phrase, 0), (in_name, 1), else_=2),
+            *([rank] if rank is not None else []),
+        )
     return stmt.order_by(func.lower(Resource.name), Resource.id)
 
 

@@ -1,21 +1,28 @@
 """The catalogue and entry pages."""
 
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
+from registry import checkrun, dashboard
 from registry.db import get_session
+from registry.facets import counts as facet_counts
+from registry.handout import handout_ids
 from registry.models import Resource
 from registry.review import latest_review
-from registry.search import Filters, count_statement, search_statement
-from registry.vocab import LANGUAGES, Condition, Kind, label
+from registry.search import RELEVANCE_LIMIT, Filters, search_statement
+from registry.status import caution, latest_checks, latest_reviews, lines
+from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
 bp = Blueprint("catalogue", __name__)
 
-
-def _choice(name: str, allowed: set[str]) -> str | None:
-    """Return the request's value for name if allowed; anything else means no filter."""
-    value = request.args.get(name, "").strip().lower()
-    return value if value in allowed else None
+# The filter groups of the catalogue, in the order shown: (name, legend, options).
+FACET_OPTIONS: list[tuple[str, str, list[str]]] = [
+    ("condition", "Condition", [c.value for c in Condition]),
+    ("kind", "Kind", [k.value for k in Kind]),
+    ("cost", "Cost", [c.value for c in Cost]),
+    ("platform", "Platform", [p.value for p in Platform]),
+]
 
 
 def _page() -> int:
@@ -25,29 +32,42 @@ def _page() -> int:
         return 1
 
 
+def _page_url(page: int) -> str:
+    """Return this search's address at another page."""
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(page)]
+    return url_for("catalogue.index", **args)
+
+
 @bp.get("/")
 def index():
-    query = request.args.get("q", "").strip()
-    filters = Filters(
-        kind=_choice("kind", {k.value for k in Kind}),
-        condition=_choice("condition", {c.value for c in Condition}),
-    )
+    query = request.args.get("q", "")[:2000].strip()
+    filters = Filters.from_args(request.args)
     session = get_session()
-    stmt = search_statement(query, filters)
-    total = session.exec(count_statement(stmt)).one()
+    dialect = session.get_bind().dialect.name
+    counts = facet_counts(session, query, filters)
+    total = counts["total"]["results"]
+    relevance = counts["total"]["text_matches"] <= RELEVANCE_LIMIT
+    stmt = search_statement(query, filters, dialect=dialect, relevance=relevance)
     size = current_app.config["REGISTRY_PAGE_SIZE"]
-    page = min(_page(), max(1, -(-total // size)))
+    pages = max(1, -(-total // size))
+    page = min(_page(), pages)
     resources = session.exec(stmt.offset((page - 1) * size).limit(size)).all()
+    ids = [r.id for r in resources]
     return render_template(
         "catalogue.html",
         query=query,
         filters=filters,
         resources=resources,
+        reviews=latest_reviews(session, ids),
+        checks=latest_checks(session, ids),
         total=total,
         page=page,
-        pages=max(1, -(-total // size)),
-        kinds=list(Kind),
-        conditions=list(Condition),
+        pages=pages,
+        page_url=_page_url,
+        counts=counts,
+        facets=FACET_OPTIONS,
+        handout=handout_ids(),
     )
 
 
@@ -56,8 +76,15 @@ def entry(resource_id: int):
     resource = get_session().get(Resource, resource_id)
     if resource is None:
         abort(404)
+    session = get_session()
     return render_template(
-        "entry.html", resource=resource, review=latest_review(get_session(), resource.id)
+        "entry.html",
+        resource=resource,
+        review=latest_review(session, resource.id),
+        check=latest_checks(session, [resource.id]).get(resource.id),
+        history=(history := checkrun.history(session, resource.id, limit=30)),
+        chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
+        handout=handout_ids(),
     )
 
 
@@ -83,5 +110,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(500, _server_error)
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["with_label"] = lambda value: (value, label(value))
+    app.jinja_env.globals["check_lines"] = lines
+    app.jinja_env.globals["caution"] = caution
     app.after_request(_no_store_when_signed_in)
     app.jinja_env.globals["language_name"] = lambda code: LANGUAGES.get(code, code)

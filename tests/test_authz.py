@@ -22,6 +22,7 @@ RULES = {
     "staff.report_post": STAFF,
     "staff.history": STAFF,
     "review.queue_page": REVIEWER,
+    "review.dashboard_page": REVIEWER,
     "review.review_page": REVIEWER,
     "review.review_post": REVIEWER,
     "review.start_review": REVIEWER,
@@ -30,6 +31,14 @@ RULES = {
     "review.retire": REVIEWER,
     "review.reinstate": REVIEWER,
     "review.close_report": REVIEWER,
+    "handout.view": ANYONE,
+    "handout.add": ANYONE,
+    "handout.remove": ANYONE,
+    "handout.clear": ANYONE,
+    "guidance.index": ANYONE,
+    "guidance.show": ANYONE,
+    "guidance.edit": ADMIN,
+    "guidance.edit_post": ADMIN,
     "admin.users": ADMIN,
     "admin.add_user": ADMIN,
     "admin.update_user": ADMIN,
@@ -63,7 +72,8 @@ def test_each_role_reaches_exactly_what_it_should(app, session, people, as_role,
     report = ProblemReport(resource_id=resource.id, reporter_id=people["clinician"], reason="other")
     session.add(report)
     session.commit()
-    ids = {"resource_id": resource.id, "report_id": report.id, "user_id": people["reviewer2"]}
+    ids = {"resource_id": resource.id, "report_id": report.id, "user_id": people["reviewer2"],
+           "slug": "digital-divide"}  # fmt: skip
     browser = web if who == "anonymous" else as_role(who)
     token = browser.token("/sign-in" if who == "anonymous" else "/")
     for endpoint, method, path in _routes(app, ids):

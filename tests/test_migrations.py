@@ -38,7 +38,9 @@ def test_the_models_and_the_migrations_agree(tmp_path):
     engine = _engine(tmp_path)
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": migrate.include_name}
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
 
 

@@ -1,0 +1,175 @@
+"""Benchmark: search latency over 50,000 generated entries, beside a plain LIKE scan.
+
+Run by hand:  .venv/bin/python tests/bench/search_latency.py [--entries 50000] [--rounds 20]
+It prints the median and 95th percentile of the search function (results, count and filter
+counts), of the search page rendered through the app (Flask's test client: the whole request,
+without the network) both for a query not seen before and for a repeated one, and of a plain
+LIKE scan of the same queries, all in the same run on the same database.
+"""
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import text
+from sqlmodel import Session
+from werkzeug.datastructures import MultiDict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from registry import (
+    create_app,  # noqa: E402
+    facets,  # noqa: E402
+)
+from registry.cli import prepare_database  # noqa: E402
+from registry.db import get_engine  # noqa: E402
+from registry.search import RELEVANCE_LIMIT, Filters, search_statement  # noqa: E402
+
+WORDS = ("mood tracker bipolar psychosis voices hearing support peer forum carers family sleep "
+         "recovery wellbeing crisis helpline journal diary medication anxiety community group "
+         "coping skills relapse warning signs early intervention schizophrenia paranoia").split()  # fmt: skip
+QUERIES = [
+    ("", {}),
+    ("bipolar", {}),
+    ("mood tracker", {}),
+    ("voices", {"condition": "psychosis"}),
+    ("peer forum", {"kind": "forum", "moderated": "1"}),
+    ("sleep diary", {"platform": "android", "offline": "1"}),
+    ("helpline crisis", {"show": "all"}),
+    ("zzzz nothing matches", {}),
+    ("carers", {"cost": "free", "language": "en"}),
+    ("early intervention psychosis", {"show": "all", "kind": "website"}),
+]
+
+
+def populate(engine, count: int, seed: int = 7) -> None:
+    """Insert count generated entries with tags, straight through SQL (the FTS triggers still run)."""
+    rng = random.Random(seed)
+    kinds = ["app", "forum", "website", "helpline", "other"]
+    states = ["recommended"] * 5 + [
+        "recommended_with_cautions",
+        "not_recommended",
+        "suggested",
+        "needs_rereview",
+    ]
+    with engine.begin() as conn:
+        for start in range(0, count, 5000):
+            resources, tags = [], []
+            for i in range(start, min(count, start + 5000)):
+                name = " ".join(rng.sample(WORDS, 2)).title() + f" {i}"
+                resources.append({
+                    "id": i + 1, "name": name, "url": f"https://r{i}.example.org/", "url_key": f"r{i}.example.org",
+                    "kind": rng.choice(kinds), "provider": f"Provider {i % 500}",
+                    "description": " ".join(rng.choices(WORDS, k=12)), "cost": rng.choice(["free", "freemium", "paid", None]),
+                    "works_offline": rng.random() < 0.3, "low_data": rng.random() < 0.4,
+                    "moderation": rng.choice(["peer", "professional", "none", None]),
+                    "state": rng.choice(states), "version": 1,
+                })  # fmt: skip
+                for facet, values in (("condition", ["psychosis", "bipolar", "schizophrenia", "smi"]),
+                                      ("platform", ["web", "ios", "android"]), ("language", ["en", "cy", "pl"])):  # fmt: skip
+                    for value in rng.sample(values, rng.randint(1, 2)):
+                        tags.append({"resource_id": i + 1, "facet": facet, "value": value})
+            conn.execute(
+                text(
+                    "INSERT INTO resource (id, name, url, url_key, kind, provider, description, cost, works_offline,"
+                    " low_data, moderation, state, version, created_at, updated_at) VALUES (:id, :name, :url,"
+                    " :url_key, :kind, :provider, :description, :cost, :works_offline, :low_data, :moderation,"
+                    " :state, :version, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                resources,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO resource_tag (resource_id, facet, value) VALUES (:resource_id, :facet, :value)"
+                ),
+                tags,
+            )
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+
+
+def timed(fn, rounds: int, *, forget=None) -> list[float]:
+    """Time fn over every query, rounds times; forget() runs untimed before each call."""
+    out = []
+    for _ in range(rounds):
+        for query in QUERIES:
+            if forget:
+                forget()
+            started = time.perf_counter()
+            fn(*query)
+            out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(
+            {"DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3", "SECRET_KEY": "bench"}
+        )
+        prepare_database(app, seed=False)
+        engine = get_engine(app)
+        started = time.perf_counter()
+        populate(engine, args.entries)
+        print(f"generated {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
+        client = app.test_client()
+        client.get("/")  # builds the filter index once, as the first page view after a change does
+        gc.freeze()  # as `registry serve` does
+
+        def search_function(q, extra):
+            with Session(engine) as session:
+                filters = Filters.from_args(MultiDict(extra))
+                counts = facets.counts(session, q, filters)
+                relevance = counts["total"]["text_matches"] <= RELEVANCE_LIMIT
+                session.exec(search_statement(q, filters, relevance=relevance).limit(20)).all()
+
+        def search_page(q, extra):
+            response = client.get("/?" + urlencode({"q": q, **extra}))
+            assert response.status_code == 200
+
+        def like_scan(q, extra):
+            words = q.split()
+            where = " AND ".join(f"(lower(name) LIKE :w{i} OR lower(description) LIKE :w{i} OR lower(provider) LIKE :w{i})"
+                                 for i in range(len(words))) or "1=1"  # fmt: skip
+            params = {f"w{i}": f"%{w}%" for i, w in enumerate(words)}
+            with engine.connect() as conn:
+                conn.execute(text(f"SELECT count(*) FROM resource WHERE {where}"), params).one()
+                conn.execute(
+                    text(f"SELECT * FROM resource WHERE {where} ORDER BY lower(name) LIMIT 20"),
+                    params,
+                ).all()
+
+        def forget():
+            facets.clear()
+            client.get("/?q=")  # rebuild the index, untimed: only the query's own work is cold
+
+        for fn in (search_function, search_page, like_scan):  # warm the caches once
+            timed(fn, 1)
+        print(f"{len(QUERIES)} queries x {args.rounds} rounds each; milliseconds")
+        print(f"{'what':<58}{'median':>9}{'p95':>9}")
+        rows = (
+            ("search function: results, count, filter counts (cold)", search_function, forget),
+            ("search page, whole request (cold: query not seen before)", search_page, forget),
+            ("search page, whole request (warm: query seen before)", search_page, None),
+            ("plain LIKE scan: results and count only", like_scan, None),
+        )
+        for label, fn, before in rows:
+            median, p95 = percentiles(timed(fn, args.rounds, forget=before))
+            print(f"{label:<58}{median:>9.1f}{p95:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

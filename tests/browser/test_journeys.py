@@ -1,0 +1,116 @@
+"""A clinician's and a reviewer's journeys in headless Chromium, with axe-core on every page."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+
+
+def _sign_in(page, base: str, email: str) -> None:
+    page.goto(f"{base}/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_clinician_searches_filters_opens_an_entry_and_prints_a_handout(live_server, page, axe):
+    base = live_server
+    page.goto(base + "/")
+    axe(page)
+    page.get_by_label("Search by name, need or provider").fill("mood")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#results-heading")).to_have_text(re.compile(r"1 resource matching “mood”"))
+    axe(page)
+
+    page.goto(base + "/")
+    page.get_by_label(re.compile(r"^Bipolar disorder")).check()
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator(".registry-result .nhsuk-card__link")).to_have_text(["Mood Diary App"])
+    axe(page)
+
+    page.get_by_role("link", name="Mood Diary App", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mood Diary App")
+    expect(page.locator(".registry-decision")).to_contain_text("Rationale for Mood Diary App.")
+    axe(page)
+    page.get_by_role("button", name="Add to handout").click()
+    expect(page.locator(".registry-flash")).to_contain_text("added to your handout")
+
+    page.goto(base + "/?q=voices")
+    page.get_by_role("button", name=re.compile("Add to handout")).click()
+    page.get_by_role("link", name=re.compile(r"^Handout")).click()
+    expect(page.locator(".registry-handout__entry h3")).to_have_text(
+        ["Mood Diary App", "Voices Together"]
+    )
+    axe(page)
+
+    page.emulate_media(media="print")
+    expect(page.locator(".registry-screen-only")).to_be_hidden()
+    expect(page.locator("header")).to_be_hidden()
+    expect(page.locator(".registry-handout__safety")).to_be_visible()
+    expect(page.locator("svg.registry-qr")).to_have_count(2)
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF")
+
+
+def test_a_reviewer_works_the_queue_and_records_a_decision(live_server, page, axe):
+    base = live_server
+    _sign_in(page, base, "second.reviewer@example.org")
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
+    axe(page)
+    page.get_by_role("link", name="Review Bipolar Peer Forum").click()
+    axe(page)
+    for group in page.locator(".registry-rubric-item fieldset").all():
+        group.get_by_label("Yes").check()
+    page.get_by_role("radio", name="Recommended with cautions").check()
+    page.get_by_label("Rationale").fill("Moderated by trained staff; clear house rules.")
+    page.get_by_label(re.compile("^Cautions for clinicians")).fill("Not a crisis service.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".registry-flash")).to_contain_text(
+        "Your decision on “Bipolar Peer Forum” has been recorded"
+    )
+    axe(page)
+    page.goto(base + "/?q=bipolar+forum")
+    expect(page.locator(".registry-result .nhsuk-tag").first).to_have_text(
+        "Recommended with cautions"
+    )
+    axe(page)
+
+
+def test_the_pages_work_without_javascript_and_fit_a_320_pixel_screen(live_server, browser, axe):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    for path in ("/", "/?show=all&q=bipolar", "/resources/1", "/guidance", "/guidance/digital-divide",
+                 "/sign-in", "/handout"):  # fmt: skip
+        page.goto(live_server + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 320px"
+    page.goto(live_server + "/")
+    page.get_by_label("Search by name, need or provider").fill("voices")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".registry-result .nhsuk-card__link")).to_have_text(["Voices Together"])
+    context.close()
+
+
+def test_keyboard_users_reach_the_search_first(live_server, page):
+    page.goto(live_server + "/")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to main content")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_attribute("id", "q")
+
+
+def test_the_accessibility_check_catches_a_real_violation(page, axe):
+    page.set_content(
+        "<!DOCTYPE html><html lang='en'><title>t</title><main><input type='text'></main></html>"
+    )
+    try:
+        axe(page)
+    except AssertionError as failure:
+        assert "label" in str(failure)
+    else:
+        raise AssertionError("axe-core passed a page with an unlabelled field")
