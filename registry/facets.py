@@ -119,6 +119,15 @@ def index(session: Session) -> Index:
     return found
 
 
+def recommended_count(session: Session) -> int:
+    """Return how many entries are recommended now, with or without cautions."""
+    return (
+        index(session)
+        .any_of("state", STATUSES["recommended"] + STATUSES["recommended_with_cautions"])
+        .bit_count()
+    )
+
+
 def _bits(ids) -> int:
     ids = list(ids)
     if not ids:

@@ -1,16 +1,18 @@
 """The catalogue and entry pages."""
 
+from dataclasses import replace
+
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
-from registry import checkrun, dashboard
+from registry import checkrun, dashboard, facets
 from registry.db import get_session
 from registry.facets import counts as facet_counts
 from registry.handout import handout_ids
 from registry.models import Resource
 from registry.review import latest_review
-from registry.search import RELEVANCE_LIMIT, Filters, search_statement
+from registry.search import ALL_LIVE_STATUSES, RELEVANCE_LIMIT, Filters, search_statement
 from registry.status import caution, latest_checks, latest_reviews, lines
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
@@ -45,6 +47,14 @@ def index():
     filters = Filters.from_args(request.args)
     session = get_session()
     dialect = session.get_bind().dialect.name
+    # A new registry has nothing reviewed yet: show everything, marked, rather than nothing.
+    unreviewed_registry = (
+        "status" not in request.args
+        and "show" not in request.args
+        and facets.recommended_count(session) == 0
+    )
+    if unreviewed_registry:
+        filters = replace(filters, statuses=ALL_LIVE_STATUSES)
     counts = facet_counts(session, query, filters)
     total = counts["total"]["results"]
     relevance = counts["total"]["text_matches"] <= RELEVANCE_LIMIT
@@ -68,6 +78,7 @@ def index():
         counts=counts,
         facets=FACET_OPTIONS,
         handout=handout_ids(),
+        unreviewed_registry=unreviewed_registry,
     )
 
 

@@ -185,3 +185,13 @@ def test_the_stylesheet_is_served_from_the_registry_itself(client):
     assert all(href.startswith("/static/") for href in hrefs)
     css = client.get(hrefs[0])
     assert css.status_code == 200 and b"nhsuk" in css.data and b"assets.nhs.uk" not in css.data
+
+
+def test_a_registry_with_nothing_reviewed_shows_everything_marked_unreviewed(client):
+    soup = _page(client, "/?q=bipolar")
+    assert _names(soup) == ["Bipolar Peer Forum", "Mood Diary App"]
+    notice = soup.select_one(".registry-unreviewed-registry").get_text(" ", strip=True)
+    assert "No resource in this registry has been reviewed" in notice
+    assert {t.get_text(strip=True) for t in soup.select(".registry-status .nhsuk-tag")} == {
+        "Not yet reviewed"
+    }

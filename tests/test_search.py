@@ -239,3 +239,11 @@ def test_filter_counts_follow_every_change_at_once(reviewed, people):
         entry.state = State.RETIRED.value
         session.commit()
     assert app_count() == "(1)"
+
+
+def test_once_anything_is_recommended_the_default_is_recommended_only(reviewed):
+    soup = BeautifulSoup(reviewed.test_client().get("/?q=bipolar").data, "html.parser")
+    assert soup.select_one(".registry-unreviewed-registry") is None
+    assert [a.get_text(strip=True) for a in soup.select(".registry-result .nhsuk-card__link")] == [
+        "Mood Diary App"
+    ]
