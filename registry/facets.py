@@ -64,10 +64,10 @@ def clear() -> None:
 
 
 def _version(session: Session) -> str:
-    if session.get_bind().dialect.name == "sqlite":
+    if session.get_bind().dialect.name in ("sqlite", "postgresql"):
         row = session.get(Meta, SEARCH_VERSION)
         return row.value if row else "0"
-    # Until another database has the version triggers: changes bump updated_at or add rows.
+    # Databases without the version triggers: changes bump updated_at or add rows.
     count, latest = session.exec(select(func.count(), func.max(Resource.updated_at))).one()
     tags = session.exec(select(func.count()).select_from(ResourceTag)).one()
     return f"{count}:{latest}:{tags}"
@@ -162,8 +162,10 @@ def _find_text(session: Session, words: list[str], built: Index) -> int:
             "SELECT rowid FROM resource_fts WHERE resource_fts MATCH ?", (_fts_query(words),)
         )
         ids = [row[0] for row in cursor.fetchall()]
-    else:
-        stmt, _rank = _matching(select(Resource.id), words, session.get_bind().dialect.name)
+    else:  # PostgreSQL's tsvector index, or LIKE elsewhere: no ranking needed to count.
+        stmt, _rank = _matching(
+            select(Resource.id), words, session.get_bind().dialect.name, relevance=False
+        )
         ids = session.exec(stmt).all()
     return _bits(ids) & built.every
 

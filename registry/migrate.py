@@ -9,8 +9,9 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-# Tables the migrations make that no model describes: the full-text index and its shadow tables.
-UNMODELLED_PREFIXES = ("resource_fts",)
+# Tables the migrations make that no model describes: the full-text index (SQLite's FTS5 table
+# and its shadow tables; PostgreSQL's resource_search).
+UNMODELLED_PREFIXES = ("resource_fts", "resource_search")
 
 
 def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:

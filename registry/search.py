@@ -1,7 +1,8 @@
 """Search the registry: one function turns what a person typed and their filters into a statement.
 
 On SQLite the words are matched in an FTS5 index (see migration 0004) and ranked with bm25;
-on other databases, until their own index exists, every word must appear in a field (LIKE).
+on PostgreSQL in a GIN-indexed tsvector table (same migration), ranked with ts_rank_cd; on other
+databases every word must appear in a field (LIKE), unranked.
 """
 
 import re
@@ -26,8 +27,9 @@ from sqlmodel import select
 from registry.models import Resource, ResourceTag
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, State
 
-# The FTS5 index (migration 0004): not a model, so Alembic and SQLModel leave it alone.
+# The full-text indexes (migration 0004): not models, so Alembic and SQLModel leave them alone.
 _FTS = table("resource_fts", column("rowid"))
+_PG_SEARCH = table("resource_search", column("resource_id"), column("document"))
 MAX_TERMS = 12
 MAX_TERM_LENGTH = 60
 # bm25 weights for name, provider, description, tags: a name match counts most.
@@ -107,6 +109,19 @@ def _fts_query(words: list[str]) -> str:
     return " ".join(f'"{w}"*' for w in words)
 
 
+def _ts_query(words: list[str]) -> str:
+    # Every word a prefix, all required. Words are letters and digits only (terms()), and each
+    # is quoted, so nothing typed is tsquery syntax.
+    return " & ".join(f"'{w}':*" for w in words)
+
+
+def _pg_tsquery(words: list[str]) -> ColumnElement[Any]:
+    """The tsquery for words, accents folded like the documents (migration 0004)."""
+    return func.to_tsquery(
+        literal_column("'simple'"), func.unaccent(bindparam("ts_query", _ts_query(words)))
+    )
+
+
 def _like(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -158,7 +173,15 @@ def _matching(
             .prefix_with("MATERIALIZED")
         )
         stmt = stmt.join(matched, matched.c.id == Resource.id)
+        # bm25 is better when lower.
         return stmt, matched.c.rank if relevance else None
+    if dialect == "postgresql":
+        query = _pg_tsquery(words)
+        stmt = stmt.join(_PG_SEARCH, _PG_SEARCH.c.resource_id == Resource.id).where(
+            _PG_SEARCH.c.document.op("@@")(query)
+        )
+        # ts_rank_cd is better when higher.
+        return stmt, func.ts_rank_cd(_PG_SEARCH.c.document, query).desc() if relevance else None
     for word in words:
         pattern = _like(word)
         stmt = stmt.where(

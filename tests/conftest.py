@@ -1,6 +1,17 @@
-"""Shared fixtures: one per real component (the app on a real SQLite file, its client, the CLI)."""
+"""Shared fixtures: one per real component (the app on a real database, its client, the CLI).
 
+The database is a SQLite file unless a test module asks for both backends with
+``pytestmark = BOTH_BACKENDS``: then each of its tests also runs on a fresh database in a
+PostgreSQL server that this file starts for the session (Debian's ``postgresql`` package).
+"""
+
+import glob
+import itertools
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,14 +34,124 @@ def _clean_environment(monkeypatch):
             monkeypatch.delenv(name, raising=False)
 
 
+# Run a module's tests on SQLite and on PostgreSQL: `pytestmark = BOTH_BACKENDS`.
+BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+POSTGRES_MISSING = (
+    "PostgreSQL's server binaries were not found under /usr/lib/postgresql/*/bin. "
+    "Install Debian's package (`sudo apt-get install -y postgresql`; ./scripts/test does it), "
+    "or set REGISTRY_TEST_PG_BIN to a directory holding initdb, pg_ctl and postgres."
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Read at import: _clean_environment removes REGISTRY_* variables before fixtures run.
+_PG_BIN_OVERRIDE = os.environ.get("REGISTRY_TEST_PG_BIN")
+
+
+def _pg_bin() -> Path:
+    chosen = _PG_BIN_OVERRIDE
+    candidates = [chosen] if chosen else glob.glob("/usr/lib/postgresql/*/bin")
+    found = [Path(d) for d in candidates if (Path(d) / "initdb").is_file()]
+    if not found:
+        pytest.fail(POSTGRES_MISSING, pytrace=False)
+    return max(found, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """Start a throw-away PostgreSQL server for the session; yield the URL of its database.
+
+    The server is our own: a temporary data directory, trust authentication, listening on
+    127.0.0.1 only on a free port, its socket in the temporary directory. Any system cluster
+    is left alone.
+    """
+    from sqlalchemy import create_engine, text
+
+    bin_dir = _pg_bin()
+    as_postgres: list[str] = []
+    root = tempfile.mkdtemp(prefix="registry-pg-")
+    os.chmod(root, 0o755)
+    if os.geteuid() == 0:  # initdb refuses to run as root: the server runs as `postgres`.
+        if shutil.which("runuser") is None:
+            pytest.fail("Running as root needs runuser (util-linux) to start PostgreSQL.")
+        try:
+            shutil.chown(root, user="postgres", group="postgres")
+        except LookupError:
+            pytest.fail(f"No `postgres` user to run the server as. {POSTGRES_MISSING}")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    data, log = Path(root) / "data", Path(root) / "server.log"
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*as_postgres, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            server_log = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            pytest.fail(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}{server_log}")
+
+    port = _free_port()
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+        "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")  # fmt: skip
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+    try:
+        server = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("CREATE DATABASE registry"))
+        admin.dispose()
+        yield f"{server}/registry"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_database_numbers = itertools.count(1)
+
+
 @pytest.fixture
-def make_app(tmp_path):
-    """Return a factory for apps on a fresh SQLite database in tmp_path, migrated."""
+def backend(request) -> str:
+    """The database the test runs on: "sqlite" unless the module is parametrized over both."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(request, backend, tmp_path):
+    """A fresh, empty database on the chosen backend (a SQLite file, or a new PostgreSQL one)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+        return
+    assert backend == "postgresql", backend
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(request.getfixturevalue("postgres_url"))
+    # A new name each time: in-process caches keyed by the URL never see another test's data.
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE template0"))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Return a factory for apps on a fresh database (SQLite unless asked), migrated."""
 
     def factory(*, seed: Path | None = None, **config):
         settings = {
             "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+            "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "REGISTRY_SEED_FILE": str(seed or FIXTURES / "small.csv"),
             **config,

@@ -1,5 +1,9 @@
-"""Migrations: an empty database upgrades to head, twice is harmless, they match the models."""
+"""Migrations: an empty database upgrades to head, twice is harmless, they match the models.
 
+Every test runs on SQLite and on PostgreSQL.
+"""
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -8,14 +12,20 @@ from sqlmodel import SQLModel
 
 from registry import migrate
 from registry.db import make_engine
+from tests.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 
-def _engine(tmp_path):
-    return make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+@pytest.fixture
+def engine(database_url):
+    """An engine on a fresh, empty database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
-def test_an_empty_database_upgrades_to_head(tmp_path):
-    engine = _engine(tmp_path)
+def test_an_empty_database_upgrades_to_head(engine):
     migrate.upgrade(engine)
     head = ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head()
     assert migrate.current_revision(engine) == head
@@ -25,8 +35,7 @@ def test_an_empty_database_upgrades_to_head(tmp_path):
     }  # fmt: skip
 
 
-def test_upgrading_twice_changes_nothing(tmp_path):
-    engine = _engine(tmp_path)
+def test_upgrading_twice_changes_nothing(engine):
     migrate.upgrade(engine)
     before = {t: inspect(engine).get_columns(t) for t in inspect(engine).get_table_names()}
     migrate.upgrade(engine)
@@ -34,8 +43,7 @@ def test_upgrading_twice_changes_nothing(tmp_path):
     assert repr(before) == repr(after)
 
 
-def test_the_models_and_the_migrations_agree(tmp_path):
-    engine = _engine(tmp_path)
+def test_the_models_and_the_migrations_agree(engine):
     migrate.upgrade(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(
@@ -44,8 +52,7 @@ def test_the_models_and_the_migrations_agree(tmp_path):
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
-def test_the_schema_downgrades_to_nothing_and_back(tmp_path):
-    engine = _engine(tmp_path)
+def test_the_schema_downgrades_to_nothing_and_back(engine):
     migrate.upgrade(engine)
     from alembic import command
 

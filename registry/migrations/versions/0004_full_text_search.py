@@ -1,8 +1,9 @@
-"""Full-text search: an FTS5 index of entries on SQLite, kept up to date by triggers.
+"""Full-text search: an index of entries, kept up to date by triggers.
 
 The index holds name, provider, description and the entry's tags and kind. Triggers on resource
 and resource_tag rebuild an entry's row whenever either changes, so no code path can forget to.
-PostgreSQL gets its own full-text index in a later migration.
+On SQLite it is an FTS5 table (resource_fts); on PostgreSQL a table of weighted tsvectors
+(resource_search, GIN-indexed) in the 'simple' configuration, accents folded with unaccent.
 
 Revision ID: 0004
 Revises: 0003
@@ -33,8 +34,91 @@ def _rebuild(entry_id: str) -> str:
     )
 
 
+# PostgreSQL: one weighted document per entry. Punctuation becomes space, so a document splits
+# into words the way registry.search.terms() splits a query; accents are folded on both sides.
+_PG_TEXT = "to_tsvector('simple', unaccent(regexp_replace({}, '[[:punct:]]+', ' ', 'g')))"
+_PG_DOCUMENT = " || ".join(
+    f"setweight({_PG_TEXT.format(field)}, '{weight}')"
+    for field, weight in (
+        ("r.name", "A"),
+        ("r.kind || ' ' || coalesce((SELECT string_agg(t.value, ' ') FROM resource_tag t "
+         "WHERE t.resource_id = r.id), '')", "B"),
+        ("coalesce(r.provider, '')", "C"),
+        ("coalesce(r.description, '')", "D"),
+    )
+)  # fmt: skip
+_PG_FUNCTIONS = ("resource_search_rebuild(integer)", "resource_search_resource()",
+                 "resource_search_tag()")  # fmt: skip
+_PG_TRIGGERS = (("resource_search_resource", "resource"), ("resource_search_tag", "resource_tag"))
+
+
+def _upgrade_postgresql() -> None:
+    op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    op.execute(
+        "CREATE TABLE resource_search ("
+        "resource_id integer PRIMARY KEY REFERENCES resource(id) ON DELETE CASCADE, "
+        "document tsvector NOT NULL)"
+    )
+    op.execute("CREATE INDEX resource_search_document ON resource_search USING gin (document)")
+    op.execute(
+        f"INSERT INTO resource_search (resource_id, document) SELECT r.id, {_PG_DOCUMENT} "
+        "FROM resource r"
+    )
+    op.execute(f"""
+        CREATE FUNCTION resource_search_rebuild(entry_id integer) RETURNS void
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO resource_search (resource_id, document)
+            SELECT r.id, {_PG_DOCUMENT} FROM resource r WHERE r.id = entry_id
+            ON CONFLICT (resource_id) DO UPDATE SET document = EXCLUDED.document;
+        END $$
+    """)
+    op.execute("""
+        CREATE FUNCTION resource_search_resource() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                DELETE FROM resource_search WHERE resource_id = OLD.id;
+                RETURN OLD;
+            END IF;
+            PERFORM resource_search_rebuild(NEW.id);
+            RETURN NEW;
+        END $$
+    """)
+    op.execute("""
+        CREATE FUNCTION resource_search_tag() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                PERFORM resource_search_rebuild(OLD.resource_id);
+                RETURN OLD;
+            END IF;
+            PERFORM resource_search_rebuild(NEW.resource_id);
+            RETURN NEW;
+        END $$
+    """)
+    op.execute(
+        "CREATE TRIGGER resource_search_resource AFTER INSERT OR UPDATE OR DELETE ON resource "
+        "FOR EACH ROW EXECUTE FUNCTION resource_search_resource()"
+    )
+    op.execute(
+        "CREATE TRIGGER resource_search_tag AFTER INSERT OR DELETE ON resource_tag "
+        "FOR EACH ROW EXECUTE FUNCTION resource_search_tag()"
+    )
+
+
+def _downgrade_postgresql() -> None:
+    for trigger, table in _PG_TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+    for function in _PG_FUNCTIONS:
+        op.execute(f"DROP FUNCTION IF EXISTS {function}")
+    op.execute("DROP TABLE IF EXISTS resource_search")
+    # The unaccent extension stays: other things in the database may use it.
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        _upgrade_postgresql()
+    if dialect != "sqlite":
         return
     op.execute(
         "CREATE VIRTUAL TABLE resource_fts USING fts5("
@@ -62,7 +146,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        _downgrade_postgresql()
+    if dialect != "sqlite":
         return
     for trigger in ("resource_fts_ai", "resource_fts_au", "resource_fts_ad", "resource_tag_fts_ai",
                     "resource_tag_fts_ad"):  # fmt: skip

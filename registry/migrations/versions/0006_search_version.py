@@ -28,15 +28,42 @@ _TRIGGERS = [
 ]
 
 
+# PostgreSQL: one bump per statement (a statement changing many rows is one change).
+_PG_TRIGGERS = [(f"search_version_{table}", table) for table in ("resource", "resource_tag")]
+
+
+def _upgrade_postgresql() -> None:
+    op.execute(f"""
+        CREATE FUNCTION search_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            {_BUMP};
+            RETURN NULL;
+        END $$
+    """)
+    for name, table in _PG_TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION search_version_bump()"
+        )
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        _upgrade_postgresql()
+    if dialect != "sqlite":
         return
     for name, table, event in _TRIGGERS:
         op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {_BUMP}; END")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        for name, table in _PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS search_version_bump()")
+    if dialect != "sqlite":
         return
     for name, _table, _event in _TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
