@@ -3,6 +3,14 @@
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+
+class RowId(IntegerConverter):
+    """A row id in a URL: a positive 32-bit integer, so a huge number is a 404, not a crash."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -11,14 +19,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     if instance_path:
         instance_path = os.path.abspath(instance_path)
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.url_map.converters["id"] = RowId
 
     from registry import (  # noqa: F401  (audit guards history on import)
         admin_views,
+        api,
         audit,
         auth,
         background,
         config,
         db,
+        exchange_views,
         guidance,
         handout,
         review_views,
@@ -35,5 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(handout.bp)
     app.register_blueprint(guidance.bp)
+    app.register_blueprint(exchange_views.bp)
+    app.register_blueprint(api.bp)
     background.init_app(app)
     return app

@@ -54,7 +54,7 @@ def add_user():
     )
 
 
-@bp.post("/users/<int:user_id>")
+@bp.post("/users/<id:user_id>")
 @roles_required(Role.ADMIN)
 def update_user(user_id: int):
     db = get_session()
@@ -75,7 +75,7 @@ def update_user(user_id: int):
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/password")
+@bp.post("/users/<id:user_id>/password")
 @roles_required(Role.ADMIN)
 def reset_password(user_id: int):
     db = get_session()

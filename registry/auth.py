@@ -41,6 +41,10 @@ PUBLIC_ENDPOINTS = {
     "handout.clear",
     "guidance.index",
     "guidance.show",
+    # The recommended entries as open data; ?all=1 asks for sign-in (registry/exchange_views.py).
+    "exchange.export_csv",
+    "exchange.export_json",
+    "exchange.export_hsds",
 }
 
 
@@ -172,6 +176,8 @@ def password_post():
 def _guard_every_request():
     """Expire old sessions, demand a new password after a one-time one, require sign-in."""
     endpoint = request.endpoint or ""
+    if request.blueprint == "api":
+        return None  # the API authenticates by token and answers in JSON (registry/api.py)
     if current_user.is_authenticated:
         max_age = current_app.config["REGISTRY_SESSION_MAX_HOURS"] * 3600
         if time() - session.get("signed_in_at", 0) > max_age:

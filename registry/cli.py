@@ -9,7 +9,9 @@ from flask import Flask
 
 from checks.cli import check_url
 from registry import create_app
+from registry.api_cli import token
 from registry.config import SettingError
+from registry.exchange_cli import export_command, import_command
 from registry.jobs_cli import register_jobs
 from registry.seed import SeedError
 from registry.users_cli import user
@@ -129,6 +131,9 @@ def seed_command(file: Path | None) -> None:
 
 main.add_command(check_url)
 main.add_command(user)
+main.add_command(import_command)
+main.add_command(export_command)
+main.add_command(token)
 register_jobs(main)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -228,5 +228,20 @@ class GuidancePage(SQLModel, table=True):
     updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
 
 
+class ApiToken(SQLModel, table=True):
+    """A secret that lets a program read the API as an account; only its hash is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    name: str = Field(max_length=100)
+    # sha256 hex of the secret: a stolen database gives no usable token.
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _timestamp()
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 # Rows of these tables are history: they may be added, never changed or removed.
 APPEND_ONLY: tuple[type[SQLModel], ...] = (AuditEvent, Review, CheckResult)

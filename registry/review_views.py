@@ -74,13 +74,13 @@ def _review_page(resource: Resource, *, answers=None, form=None, error=None, sta
     ), status
 
 
-@bp.get("/resources/<int:resource_id>/review")
+@bp.get("/resources/<id:resource_id>/review")
 @roles_required(Role.REVIEWER)
 def review_page(resource_id: int):
     return _review_page(_resource_or_404(resource_id))
 
 
-@bp.post("/resources/<int:resource_id>/review")
+@bp.post("/resources/<id:resource_id>/review")
 @roles_required(Role.REVIEWER)
 def review_post(resource_id: int):
     resource = _resource_or_404(resource_id)
@@ -115,7 +115,7 @@ def review_post(resource_id: int):
     return redirect(url_for("review.queue_page"))
 
 
-@bp.post("/resources/<int:resource_id>/start-review")
+@bp.post("/resources/<id:resource_id>/start-review")
 @roles_required(Role.REVIEWER)
 def start_review(resource_id: int):
     resource = _resource_or_404(resource_id)
@@ -130,7 +130,7 @@ def start_review(resource_id: int):
     return redirect(url_for("review.review_page", resource_id=resource.id))
 
 
-@bp.get("/resources/<int:resource_id>/edit")
+@bp.get("/resources/<id:resource_id>/edit")
 @roles_required(Role.REVIEWER)
 def edit(resource_id: int):
     resource = _resource_or_404(resource_id)
@@ -140,7 +140,7 @@ def edit(resource_id: int):
     )  # fmt: skip
 
 
-@bp.post("/resources/<int:resource_id>/edit")
+@bp.post("/resources/<id:resource_id>/edit")
 @roles_required(Role.REVIEWER)
 def edit_post(resource_id: int):
     resource = _resource_or_404(resource_id)
@@ -171,13 +171,13 @@ def edit_post(resource_id: int):
     ), 400  # fmt: skip
 
 
-@bp.post("/resources/<int:resource_id>/retire")
+@bp.post("/resources/<id:resource_id>/retire")
 @roles_required(Role.REVIEWER)
 def retire(resource_id: int):
     return _state_action(resource_id, review.retire, "Entry retired; its history is kept.")
 
 
-@bp.post("/resources/<int:resource_id>/reinstate")
+@bp.post("/resources/<id:resource_id>/reinstate")
 @roles_required(Role.REVIEWER)
 def reinstate(resource_id: int):
     return _state_action(resource_id, review.reinstate, "Entry reinstated as a suggestion.")
@@ -197,7 +197,7 @@ def _state_action(resource_id: int, action, done: str):
     return redirect(url_for("catalogue.entry", resource_id=resource.id))
 
 
-@bp.post("/reports/<int:report_id>/close")
+@bp.post("/reports/<id:report_id>/close")
 @roles_required(Role.REVIEWER)
 def close_report(report_id: int):
     db = get_session()

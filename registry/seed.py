@@ -2,8 +2,10 @@
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -25,9 +27,10 @@ class RowError:
     line: int
     field: str
     message: str
+    unit: str = "line"  # what `line` counts: "line" of a CSV file, "entry" of a JSON array
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "header"
+        where = f"{self.unit} {self.line}" if self.line else "header"
         return f"{where}, {self.field}: {self.message}"
 
 
@@ -58,27 +61,43 @@ def parse_csv(text: str) -> tuple[list[tuple[int, ResourceCreate]], list[RowErro
         return [], errors
     reader.fieldnames = header
 
+    def records() -> Iterable[tuple[int, dict[str, Any]]]:
+        for record in reader:
+            if None in record:
+                errors.append(RowError(reader.line_num, "row", "has more fields than the header"))
+                continue
+            yield reader.line_num, record
+
+    rows, row_errors = validate_records(records())
+    return rows, sorted(errors + row_errors, key=lambda error: error.line)
+
+
+def validate_records(
+    records: Iterable[tuple[int, dict[str, Any]]], *, unit: str = "line"
+) -> tuple[list[tuple[int, ResourceCreate]], list[RowError]]:
+    """Validate (line, fields) records; skip blank ones and report repeated URLs."""
     rows: list[tuple[int, ResourceCreate]] = []
+    errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            errors.append(RowError(line, "row", "has more fields than the header"))
-            continue
-        if not any((value or "").strip() for value in record.values()):
+    for line, record in records:
+        if not any(_filled(value) for value in record.values()):
             continue  # a blank line in a spreadsheet export
         try:
             data = ResourceCreate.model_validate(record)
         except ValidationError as exc:
-            errors += [RowError(line, field, message) for field, message in field_errors(exc)]
+            errors += [RowError(line, field, msg, unit) for field, msg in field_errors(exc)]
             continue
         key = url_key(data.url)
         if key in seen:
-            errors.append(RowError(line, "url", f"repeats the URL of line {seen[key]}"))
+            errors.append(RowError(line, "url", f"repeats the URL of {unit} {seen[key]}", unit))
             continue
         seen[key] = line
         rows.append((line, data))
     return rows, errors
+
+
+def _filled(value: Any) -> bool:
+    return bool(value.strip()) if isinstance(value, str) else value not in (None, [], {})
 
 
 def read_csv(path: Path) -> list[tuple[int, ResourceCreate]]:

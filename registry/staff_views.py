@@ -60,7 +60,7 @@ def suggest_post():
     ), 400
 
 
-@bp.get("/resources/<int:resource_id>/report")
+@bp.get("/resources/<id:resource_id>/report")
 def report(resource_id: int):
     resource = _resource_or_404(resource_id)
     return render_template(
@@ -68,7 +68,7 @@ def report(resource_id: int):
     )
 
 
-@bp.post("/resources/<int:resource_id>/report")
+@bp.post("/resources/<id:resource_id>/report")
 def report_post(resource_id: int):
     resource = _resource_or_404(resource_id)
     db = get_session()
@@ -87,7 +87,7 @@ def report_post(resource_id: int):
     return redirect(url_for("catalogue.entry", resource_id=resource.id))
 
 
-@bp.get("/resources/<int:resource_id>/history")
+@bp.get("/resources/<id:resource_id>/history")
 def history(resource_id: int):
     resource = _resource_or_404(resource_id)
     db = get_session()

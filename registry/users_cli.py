@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 from registry.vocab import Role
 
 
-def _session() -> Session:
+def open_session() -> Session:
+    """Open a session on the configured, migrated database, for a command."""
     from registry import create_app, migrate
     from registry.config import SettingError
     from registry.db import get_engine
@@ -50,7 +51,7 @@ def add(email: str, role: str, name: str | None, password_stdin: bool) -> None:
 
     one_time = not password_stdin
     password = _read_password() if password_stdin else accounts.one_time_password()
-    with _session() as session:
+    with open_session() as session:
         try:
             created = accounts.create(
                 session, email=email, role=role, name=name, password=password, one_time=one_time
@@ -73,7 +74,7 @@ def reset_password(email: str, password_stdin: bool) -> None:
 
     one_time = not password_stdin
     password = _read_password() if password_stdin else accounts.one_time_password()
-    with _session() as session:
+    with open_session() as session:
         found = accounts.find(session, email)
         if found is None:
             raise click.ClickException(f"There is no account for {email}.")
@@ -92,7 +93,7 @@ def list_users() -> None:
     """List the accounts with their roles."""
     from registry.models import User
 
-    with _session() as session:
+    with open_session() as session:
         for account in session.exec(select(User).order_by(User.email)):
             status = "" if account.active else " (disabled)"
             click.echo(f"{account.email}\t{account.role}{status}")

@@ -82,7 +82,7 @@ def index():
     )
 
 
-@bp.get("/resources/<int:resource_id>")
+@bp.get("/resources/<id:resource_id>")
 def entry(resource_id: int):
     resource = get_session().get(Resource, resource_id)
     if resource is None:
