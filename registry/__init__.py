@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         guidance,
         handout,
         review_views,
+        security,
         staff_views,
         views,
     )
@@ -40,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.configure(app, test_config)
     db.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     views.init_app(app)
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(review_views.bp)

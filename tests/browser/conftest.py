@@ -37,10 +37,17 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A browser tab; at the end, the test fails if the page broke its own Content-Security-Policy."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     opened = context.new_page()
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield opened
     context.close()
+    assert refused == [], f"the page broke its Content-Security-Policy: {refused}"
 
 
 @pytest.fixture

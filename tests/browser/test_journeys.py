@@ -114,3 +114,17 @@ def test_the_accessibility_check_catches_a_real_violation(page, axe):
         assert "label" in str(failure)
     else:
         raise AssertionError("axe-core passed a page with an unlabelled field")
+
+
+def test_the_content_security_policy_stops_an_injected_inline_script(live_server, browser):
+    context = browser.new_context()
+    tab = context.new_page()
+    refused = []
+    tab.on("console", lambda msg: refused.append(msg.text))
+    tab.goto(live_server + "/")
+    # What an attacker's stored markup would try, were escaping ever to fail: an inline script.
+    tab.evaluate("""() => { const s = document.createElement('script');
+        s.textContent = 'window.injected = true'; document.body.appendChild(s); }""")
+    assert tab.evaluate("() => window.injected === true") is False
+    assert any("Content Security Policy" in text for text in refused)
+    context.close()
