@@ -20,7 +20,7 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from registry import accounts
+from registry import accounts, throttle
 from registry.db import get_session
 from registry.models import User
 from registry.vocab import Role
@@ -118,15 +118,38 @@ def sign_in():
 def sign_in_post():
     email = request.form.get("email", "")
     db = get_session()
+    account, address = email.strip().lower(), request.remote_addr or "unknown"
+    config = current_app.config
+    wait = throttle.wait_seconds(
+        db,
+        account=account,
+        address=address,
+        max_failures=config["REGISTRY_SIGNIN_MAX_FAILURES"],
+        max_per_address=config["REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS"],
+        window=timedelta(minutes=config["REGISTRY_SIGNIN_WINDOW_MINUTES"]),
+    )
+    if wait:
+        minutes = -(-wait // 60)
+        page = render_template(
+            "auth/sign_in.html",
+            next=request.form.get("next", ""),
+            email=email,
+            error=f"Too many attempts to sign in. Try again in {minutes} minute"
+            f"{'s' if minutes != 1 else ''}, or ask an administrator to reset your password.",
+        )
+        return page, 429, {"Retry-After": str(wait)}
     user = accounts.authenticate(db, email, request.form.get("password", ""))
     if user is None:
         db.rollback()
+        throttle.record(db, account=account, address=address, succeeded=False)
+        db.commit()
         return render_template(
             "auth/sign_in.html",
             next=request.form.get("next", ""),
             email=email,
             error="The email address or password is not right, or the account is disabled.",
         ), 401
+    throttle.record(db, account=account, address=address, succeeded=True)
     db.commit()
     session.clear()  # a fresh session at every sign-in: no fixation
     session.permanent = True

@@ -19,6 +19,9 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_SESSION_MAX_HOURS": 12,  # and after this long in any case
     "REGISTRY_REVIEW_VALID_MONTHS": 12,  # a review's validity; sets the review-due date
     "REGISTRY_REVIEW_DUE_SOON_DAYS": 30,  # reviews due within this many days join the queue
+    "REGISTRY_SIGNIN_MAX_FAILURES": 5,  # failed sign-ins to one account before it waits
+    "REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS": 20,  # failed sign-ins from one address
+    "REGISTRY_SIGNIN_WINDOW_MINUTES": 15,  # the window those are counted in
     # The nightly check (the checker's own REGISTRY_CHECK_* are read by checks.CheckSettings).
     "REGISTRY_CHECK_FAILURE_THRESHOLD": 3,  # failing runs in a row that send an entry back
     "REGISTRY_CHECK_LOCK_SECONDS": 7200,  # a lock left by a killed run expires after this
@@ -42,6 +45,9 @@ _INTEGER_SETTINGS = (
     "REGISTRY_SESSION_MAX_HOURS",
     "REGISTRY_REVIEW_VALID_MONTHS",
     "REGISTRY_REVIEW_DUE_SOON_DAYS",
+    "REGISTRY_SIGNIN_MAX_FAILURES",
+    "REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS",
+    "REGISTRY_SIGNIN_WINDOW_MINUTES",
     "REGISTRY_CHECK_FAILURE_THRESHOLD",
     "REGISTRY_CHECK_LOCK_SECONDS",
     "REGISTRY_SMTP_PORT",

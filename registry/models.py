@@ -243,5 +243,17 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
+class SignInAttempt(SQLModel, table=True):
+    """One sign-in attempt, kept for rate limiting that holds across processes and hosts."""
+
+    __tablename__ = "sign_in_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _timestamp(index=True)
+    account: str = Field(max_length=254, index=True)
+    address: str = Field(max_length=64, index=True)
+    succeeded: bool = False
+
+
 # Rows of these tables are history: they may be added, never changed or removed.
 APPEND_ONLY: tuple[type[SQLModel], ...] = (AuditEvent, Review, CheckResult)
