@@ -72,7 +72,12 @@ def url_key(url: str) -> str:
 def _split(value: Any) -> list[str]:
     if value is None:
         return []
-    items = value.split(";") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = value.split(";")
+    elif isinstance(value, list | tuple | set):
+        items = list(value)
+    else:  # a number or a flag where a list belongs: let the vocabulary check name it
+        items = [value]
     out: list[str] = []
     for item in items:
         text = str(item).strip().lower()

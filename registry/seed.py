@@ -55,7 +55,9 @@ def parse_csv(text: str) -> tuple[list[tuple[int, ResourceCreate]], list[RowErro
         if name not in header
     ]
     errors += [
-        RowError(0, name, "is not a known column") for name in header if name not in CSV_COLUMNS
+        RowError(0, name or f"column {i}", "is not a known column" if name else "has no name")
+        for i, name in enumerate(header, start=1)
+        if name not in CSV_COLUMNS
     ]
     if errors:
         return [], errors
