@@ -1,11 +1,10 @@
 """The admins' pages: add accounts, change roles, disable accounts, issue one-time passwords."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlmodel import select
 
 from registry import accounts
-from registry.auth import roles_required
+from registry.auth import roles_required, signed_in_user
 from registry.db import get_session
 from registry.models import User
 from registry.vocab import Role
@@ -13,17 +12,26 @@ from registry.vocab import Role
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _me() -> User:
-    return get_session().get(User, current_user.id)
+def _users_page(*, error: str | None = None, issued: tuple[str, str] | None = None, form=None):
+    """Render the accounts page, with an error or a newly issued one-time password."""
+    people = get_session().exec(select(User).order_by(User.email)).all()
+    page = render_template(
+        "admin/users.html", people=people, roles=list(Role), error=error, issued=issued, form=form
+    )
+    return page, 400 if error else 200
+
+
+def _account_or_404(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
 
 
 @bp.get("/users")
 @roles_required(Role.ADMIN)
 def users():
-    people = get_session().exec(select(User).order_by(User.email)).all()
-    return render_template(
-        "admin/users.html", people=people, roles=list(Role), error=None, issued=None
-    )
+    return _users_page()
 
 
 @bp.post("/users")
@@ -31,39 +39,27 @@ def users():
 def add_user():
     db = get_session()
     password = accounts.one_time_password()
+    form = request.form
     try:
         user = accounts.create(
-            db, email=request.form.get("email", ""), role=request.form.get("role", ""),
-            name=request.form.get("name", ""), password=password, one_time=True, by=_me(),
+            db, email=form.get("email", ""), role=form.get("role", ""), name=form.get("name", ""),
+            password=password, one_time=True, by=signed_in_user(),
         )  # fmt: skip
     except accounts.AccountError as exc:
         db.rollback()
-        people = db.exec(select(User).order_by(User.email)).all()
-        return render_template(
-            "admin/users.html", people=people, roles=list(Role), error=str(exc), issued=None,
-            form=request.form,
-        ), 400  # fmt: skip
+        return _users_page(error=str(exc), form=form)
     db.commit()
-    people = db.exec(select(User).order_by(User.email)).all()
-    return render_template(
-        "admin/users.html",
-        people=people,
-        roles=list(Role),
-        error=None,
-        issued=(user.email, password),
-    )
+    return _users_page(issued=(user.email, password))
 
 
 @bp.post("/users/<id:user_id>")
 @roles_required(Role.ADMIN)
 def update_user(user_id: int):
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = _account_or_404(user_id)
     try:
         accounts.update(
-            db, user, by=_me(), role=request.form.get("role", user.role),
+            db, user, by=signed_in_user(), role=request.form.get("role", user.role),
             active=request.form.get("active") == "yes",
         )  # fmt: skip
     except accounts.AccountError as exc:
@@ -79,17 +75,8 @@ def update_user(user_id: int):
 @roles_required(Role.ADMIN)
 def reset_password(user_id: int):
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = _account_or_404(user_id)
     password = accounts.one_time_password()
-    accounts.set_password(db, user, password, by=_me(), one_time=True)
+    accounts.set_password(db, user, password, by=signed_in_user(), one_time=True)
     db.commit()
-    people = db.exec(select(User).order_by(User.email)).all()
-    return render_template(
-        "admin/users.html",
-        people=people,
-        roles=list(Role),
-        error=None,
-        issued=(user.email, password),
-    )
+    return _users_page(issued=(user.email, password))

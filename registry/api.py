@@ -40,7 +40,6 @@ PUBLIC_STATES = frozenset(s for status in DEFAULT_STATUSES for s in STATUSES[sta
 # Roles whose tokens may read entries that are not recommended.
 READ_ALL_ROLES = frozenset({Role.CLINICIAN.value, Role.REVIEWER.value, Role.ADMIN.value})
 MAX_PER_PAGE, DEFAULT_PER_PAGE, MAX_PAGE, MAX_QUERY = 100, 20, 10_000, 2000
-MAX_ID = 2**31 - 1
 FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -157,8 +156,8 @@ def _page_json(items: list, page: int, per_page: int, total: int) -> dict[str, A
 
 
 def _readable(resource_id: int) -> Resource:
-    # An id beyond the database's integers is no entry (and must not reach the driver).
-    resource = get_session().get(Resource, resource_id) if resource_id <= MAX_ID else None
+    # The id converter (registry/__init__.py) keeps ids beyond the database's integers out.
+    resource = get_session().get(Resource, resource_id)
     if resource is None:
         raise ApiError(404, "not_found", f"There is no entry with id {resource_id}.")
     if resource.state not in PUBLIC_STATES:

@@ -1,8 +1,9 @@
 """What the API answers: entries with their decision and latest check, and check reports."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from registry.db import aware
 from registry.models import CheckResult, Resource, Review
 from registry.resources import snapshot
 
@@ -10,7 +11,7 @@ from registry.resources import snapshot
 def _instant(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return aware(moment).isoformat()
 
 
 def _day(day: date | None) -> str | None:

@@ -2,12 +2,12 @@
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from registry import accounts, audit
-from registry.db import utcnow
+from registry.db import aware, utcnow
 from registry.models import ApiToken, User
 
 PREFIX = "smireg_"
@@ -69,10 +69,6 @@ def tokens(email: str | None = None):
     return stmt.order_by(ApiToken.id)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def account_for(session: Session, secret: str) -> User | None:
     """Return the active account a secret opens, or None if it is unknown, revoked or disabled."""
     found = session.exec(
@@ -86,7 +82,7 @@ def account_for(session: Session, secret: str) -> User | None:
     if not user.active:
         return None
     now = utcnow()
-    if token.last_used_at is None or now - _aware(token.last_used_at) > TOUCH_EVERY:
+    if token.last_used_at is None or now - aware(token.last_used_at) > TOUCH_EVERY:
         token.last_used_at = now
         session.add(token)
         session.commit()

@@ -79,6 +79,11 @@ def _load(identifier: str) -> Account | None:
     return Account(user)
 
 
+def signed_in_user() -> User:
+    """Return the signed-in person's account row, in this request's session."""
+    return get_session().get(User, current_user.id)
+
+
 def roles_required(*roles: Role):
     """Let a view be used only by accounts with one of roles (admins have every right)."""
     allowed = {role.value for role in roles} | {Role.ADMIN.value}

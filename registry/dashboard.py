@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from registry.checkrun import latest_results
-from registry.models import AuditEvent, CheckResult, CheckRun, Resource
+from registry.models import CheckResult, CheckRun, Resource
+from registry.queue import entered_state
 from registry.status import CERT_WARN_DAYS, problems
 from registry.vocab import State
 
@@ -51,12 +52,7 @@ def build(session: Session) -> Dashboard:
             board.expiring.append(Trouble(entry, f"Certificate {what}", result.checked_at))
     for entry in entries.values():
         if entry.state == State.NEEDS_REREVIEW.value:
-            why = session.exec(
-                select(AuditEvent)
-                .where(AuditEvent.entity == "resource", AuditEvent.entity_id == entry.id)
-                .where(AuditEvent.action == "state_changed")
-                .order_by(AuditEvent.id.desc())
-            ).first()
+            why = entered_state(session, entry)
             board.raised.append(
                 Trouble(
                     entry, why.reason if why else "raised for re-review", why.at if why else None

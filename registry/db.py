@@ -13,6 +13,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(value: datetime) -> datetime:
+    """Return value with UTC attached when the database gave it back naive (SQLite does)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for url; SQLite gets foreign keys, WAL and a busy timeout."""
     parsed = make_url(url)

@@ -12,8 +12,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from registry import status, transitions
-from registry.db import utcnow
-from registry.lock import aware
+from registry.db import aware, utcnow
 from registry.models import AuditEvent, CheckResult, CheckRun, Resource, User
 from registry.vocab import Role
 

@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 
 from registry import audit, hsds
 from registry.db import utcnow
-from registry.models import Resource, ResourceTag
-from registry.resources import create_resource, find_by_url, snapshot
-from registry.schemas import CSV_COLUMNS, LIST_FIELDS, ResourceCreate, url_key
+from registry.models import Resource
+from registry.resources import apply_facts, create_resource, find_by_url, snapshot
+from registry.schemas import CSV_COLUMNS, LIST_FIELDS, ResourceCreate
 from registry.seed import RowError, parse_csv, validate_records
 from registry.status import latest_checks
 from registry.vocab import State, label
@@ -188,14 +188,7 @@ def _update(session: Session, change: Change, *, actor_label: str, reason: str) 
     moved_on = f"“{resource.name}” changed during the import: run it again"
     if resource.version != change.version:
         raise ExchangeError(moved_on)
-    for key, value in data.scalar_fields().items():
-        setattr(resource, key, value)
-    resource.url_key = url_key(data.url)
-    wanted = {(facet, v) for name, facet in LIST_FIELDS.items() for v in getattr(data, name)}
-    resource.tags = [t for t in resource.tags if (t.facet, t.value) in wanted] + [
-        ResourceTag(facet=facet, value=v)
-        for facet, v in sorted(wanted - {(t.facet, t.value) for t in resource.tags})
-    ]
+    apply_facts(resource, data)
     resource.updated_at = utcnow()
     session.add(resource)
     try:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from registry.db import utcnow
+from registry.db import aware, utcnow
 from registry.models import RunLock
 
 CHECK_RUN = "check-run"
@@ -33,11 +33,6 @@ class LockHeld(RuntimeError):
 
 class LockLost(RuntimeError):
     """The lock expired and another process took it while this one still ran."""
-
-
-def aware(value: datetime) -> datetime:
-    """Return value with UTC attached when the database gave it back naive (SQLite does)."""
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
 def _host_pid(holder: str) -> tuple[str, str]:

@@ -33,7 +33,7 @@ class QueueItem:
         return self.since.isoformat()[:19]
 
 
-def _entered_state(session: Session, resource: Resource) -> AuditEvent | None:
+def entered_state(session: Session, resource: Resource) -> AuditEvent | None:
     """Return the audit entry of the entry's latest change of state, if any."""
     return session.exec(
         select(AuditEvent)
@@ -59,7 +59,7 @@ def build(
                 Resource.state.in_([State.SUGGESTED.value, State.IN_REVIEW.value])  # type: ignore[attr-defined]
             )
         ):
-            entered = _entered_state(session, resource)
+            entered = entered_state(session, resource)
             why = "Review in progress" if resource.state == State.IN_REVIEW else "Not yet reviewed"
             items.append(
                 QueueItem(
@@ -70,7 +70,7 @@ def build(
         for resource in session.exec(
             select(Resource).where(Resource.state == State.NEEDS_REREVIEW.value)
         ):
-            entered = _entered_state(session, resource)
+            entered = entered_state(session, resource)
             why = entered.reason if entered and entered.reason else "Raised for re-review"
             items.append(
                 QueueItem("rereview", resource, entered.at if entered else resource.updated_at, why)

@@ -21,6 +21,18 @@ def snapshot(resource: Resource) -> dict[str, Any]:
     return data
 
 
+def apply_facts(resource: Resource, data: ResourceCreate) -> None:
+    """Set an entry's fields, its URL key and its tags (adding and removing) from data."""
+    for key, value in data.scalar_fields().items():
+        setattr(resource, key, value)
+    resource.url_key = url_key(data.url)
+    wanted = {(facet, v) for field, facet in LIST_FIELDS.items() for v in getattr(data, field)}
+    resource.tags = [t for t in resource.tags if (t.facet, t.value) in wanted] + [
+        ResourceTag(facet=facet, value=v)
+        for facet, v in sorted(wanted - {(t.facet, t.value) for t in resource.tags})
+    ]
+
+
 def find_by_url(session: Session, url: str) -> Resource | None:
     """Return the entry with the same normalised URL, if there is one."""
     return session.exec(select(Resource).where(Resource.url_key == url_key(url))).first()
@@ -36,16 +48,14 @@ def create_resource(
 ) -> Resource:
     """Add a new entry in state `suggested`, with an audit entry; the caller commits."""
     resource = Resource(
-        **data.scalar_fields(),
+        name=data.name,
+        url=data.url,
         url_key=url_key(data.url),
+        kind=data.kind.value,
         state=State.SUGGESTED.value,
         suggested_by_id=actor_id,
     )
-    resource.tags = [
-        ResourceTag(facet=facet, value=value)
-        for field, facet in LIST_FIELDS.items()
-        for value in getattr(data, field)
-    ]
+    apply_facts(resource, data)
     session.add(resource)
     session.flush()  # gives the entry its id for the audit entry
     audit.record(

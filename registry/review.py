@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from registry import audit, rubric
 from registry.db import utcnow
-from registry.models import CheckResult, ProblemReport, Resource, ResourceTag, Review, User
-from registry.resources import create_resource, find_by_url, snapshot
-from registry.schemas import LIST_FIELDS, ResourceCreate, url_key
+from registry.models import CheckResult, ProblemReport, Resource, Review, User
+from registry.resources import apply_facts, create_resource, find_by_url, snapshot
+from registry.schemas import ResourceCreate
 from registry.vocab import Decision, ReportStatus, Role, State
 
 DECIDED = {State.RECOMMENDED, State.RECOMMENDED_WITH_CAUTIONS, State.NOT_RECOMMENDED}
@@ -188,14 +188,7 @@ def edit(
     other = find_by_url(session, data.url)
     if other is not None and other.id != resource.id:
         raise LifecycleError(f"“{other.name}” already has that address.")
-    for key, value in data.scalar_fields().items():
-        setattr(resource, key, value)
-    resource.url_key = url_key(data.url)
-    wanted = {(facet, v) for field, facet in LIST_FIELDS.items() for v in getattr(data, field)}
-    resource.tags = [t for t in resource.tags if (t.facet, t.value) in wanted] + [
-        ResourceTag(facet=facet, value=v)
-        for facet, v in sorted(wanted - {(t.facet, t.value) for t in resource.tags})
-    ]
+    apply_facts(resource, data)
     changes = audit.diff(before, snapshot(resource))
     if not changes:
         return {}

@@ -5,26 +5,16 @@ from flask_login import current_user
 from sqlmodel import select
 
 from registry import dashboard, queue, review, rubric
-from registry.auth import roles_required
+from registry.auth import roles_required, signed_in_user
 from registry.db import get_session
 from registry.forms import FIELD_LABELS, resource_values, validate_resource
-from registry.models import CheckResult, ProblemReport, Resource, User
+from registry.models import CheckResult, ProblemReport, Resource
 from registry.review import EditConflict, LifecycleError
 from registry.staff_views import CHOICES
+from registry.views import resource_or_404
 from registry.vocab import Decision, Role
 
 bp = Blueprint("review", __name__)
-
-
-def _resource_or_404(resource_id: int) -> Resource:
-    resource = get_session().get(Resource, resource_id)
-    if resource is None:
-        abort(404)
-    return resource
-
-
-def _me() -> User:
-    return get_session().get(User, current_user.id)
 
 
 @bp.get("/review")
@@ -77,13 +67,13 @@ def _review_page(resource: Resource, *, answers=None, form=None, error=None, sta
 @bp.get("/resources/<id:resource_id>/review")
 @roles_required(Role.REVIEWER)
 def review_page(resource_id: int):
-    return _review_page(_resource_or_404(resource_id))
+    return _review_page(resource_or_404(resource_id))
 
 
 @bp.post("/resources/<id:resource_id>/review")
 @roles_required(Role.REVIEWER)
 def review_post(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     answers = {
         item.key: {
             "answer": request.form.get(f"rubric-{item.key}", ""),
@@ -100,7 +90,7 @@ def review_post(resource_id: int):
         )
     try:
         review.decide(
-            db, resource, user=_me(), decision=decision,
+            db, resource, user=signed_in_user(), decision=decision,
             rationale=request.form.get("rationale", ""), cautions=request.form.get("cautions", ""),
             answers=answers, validity_months=current_app.config["REGISTRY_REVIEW_VALID_MONTHS"],
         )  # fmt: skip
@@ -118,10 +108,10 @@ def review_post(resource_id: int):
 @bp.post("/resources/<id:resource_id>/start-review")
 @roles_required(Role.REVIEWER)
 def start_review(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     db = get_session()
     try:
-        review.start_review(db, resource, user=_me())
+        review.start_review(db, resource, user=signed_in_user())
     except LifecycleError as exc:
         db.rollback()
         flash(str(exc))
@@ -133,7 +123,7 @@ def start_review(resource_id: int):
 @bp.get("/resources/<id:resource_id>/edit")
 @roles_required(Role.REVIEWER)
 def edit(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     return render_template(
         "review/edit.html", resource=resource, values=resource_values(resource), errors={},
         labels=FIELD_LABELS, choices=CHOICES, version=resource.version, theirs=None,
@@ -143,13 +133,15 @@ def edit(resource_id: int):
 @bp.post("/resources/<id:resource_id>/edit")
 @roles_required(Role.REVIEWER)
 def edit_post(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     data, errors, raw = validate_resource(request.form)
     db = get_session()
     version = request.form.get("version", type=int) or 0
     if data is not None:
         try:
-            changes = review.edit(db, resource, data=data, user=_me(), expected_version=version)
+            changes = review.edit(
+                db, resource, data=data, user=signed_in_user(), expected_version=version
+            )
         except EditConflict as exc:
             db.rollback()
             current = db.get(Resource, resource_id)
@@ -184,10 +176,10 @@ def reinstate(resource_id: int):
 
 
 def _state_action(resource_id: int, action, done: str):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     db = get_session()
     try:
-        action(db, resource, user=_me(), reason=request.form.get("reason", ""))
+        action(db, resource, user=signed_in_user(), reason=request.form.get("reason", ""))
     except LifecycleError as exc:
         db.rollback()
         flash(str(exc))
@@ -206,7 +198,7 @@ def close_report(report_id: int):
         abort(404)
     try:
         review.resolve_report(
-            db, report, user=_me(), resolution=request.form.get("resolution", ""),
+            db, report, user=signed_in_user(), resolution=request.form.get("resolution", ""),
             dismissed=request.form.get("outcome") == "dismissed",
         )  # fmt: skip
     except LifecycleError as exc:

@@ -16,8 +16,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from registry.config import SettingError
-from registry.db import get_engine, utcnow
-from registry.lock import LockHeld, aware
+from registry.db import aware, get_engine, utcnow
+from registry.lock import LockHeld
 from registry.models import CheckRun, Meta
 from registry.vocab import RunStatus
 

@@ -223,8 +223,3 @@ def search_statement(
             *([rank] if rank is not None else []),
         )
     return stmt.order_by(func.lower(Resource.name), Resource.id)
-
-
-def count_statement(stmt: Select) -> Select:
-    """Return a statement counting the rows stmt would select."""
-    return select(func.count()).select_from(stmt.order_by(None).subquery())

@@ -1,14 +1,15 @@
 """Pages for all signed-in staff: suggest a resource, report a problem, an entry's history."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlmodel import select
 
 from registry import review
+from registry.auth import signed_in_user
 from registry.db import get_session
 from registry.forms import FIELD_LABELS, validate_resource
-from registry.models import AuditEvent, ProblemReport, Resource, Review, User
+from registry.models import AuditEvent, ProblemReport, Review, User
 from registry.review import REPORT_REASONS, LifecycleError
+from registry.views import resource_or_404
 from registry.vocab import Audience, Condition, Cost, Kind, Moderation, Platform
 
 bp = Blueprint("staff", __name__)
@@ -23,13 +24,6 @@ CHOICES = {
 }
 
 
-def _resource_or_404(resource_id: int) -> Resource:
-    resource = get_session().get(Resource, resource_id)
-    if resource is None:
-        abort(404)
-    return resource
-
-
 @bp.get("/suggest")
 def suggest():
     return render_template(
@@ -41,7 +35,7 @@ def suggest():
 def suggest_post():
     data, errors, raw = validate_resource(request.form)
     db = get_session()
-    user = db.get(User, current_user.id)
+    user = signed_in_user()
     if data is not None:
         try:
             resource = review.suggest(db, data=data, user=user)
@@ -62,7 +56,7 @@ def suggest_post():
 
 @bp.get("/resources/<id:resource_id>/report")
 def report(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     return render_template(
         "staff/report.html", resource=resource, reasons=REPORT_REASONS, error=None
     )
@@ -70,11 +64,11 @@ def report(resource_id: int):
 
 @bp.post("/resources/<id:resource_id>/report")
 def report_post(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     db = get_session()
     try:
         review.report_problem(
-            db, resource, user=db.get(User, current_user.id),
+            db, resource, user=signed_in_user(),
             reason=request.form.get("reason", ""), note=request.form.get("note", "")[:4000],
         )  # fmt: skip
     except LifecycleError as exc:
@@ -89,7 +83,7 @@ def report_post(resource_id: int):
 
 @bp.get("/resources/<id:resource_id>/history")
 def history(resource_id: int):
-    resource = _resource_or_404(resource_id)
+    resource = resource_or_404(resource_id)
     db = get_session()
     events = db.exec(
         select(AuditEvent)

@@ -1,11 +1,11 @@
 """What clinicians need at a glance: the standing review and the latest checks, in words."""
 
 from dataclasses import dataclass
-from datetime import UTC
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from registry.db import aware
 from registry.models import CheckResult, Review
 
 
@@ -107,9 +107,7 @@ def problems(result: CheckResult) -> list[str]:
 
 
 def _when(result: CheckResult) -> str:
-    checked = (
-        result.checked_at if result.checked_at.tzinfo else result.checked_at.replace(tzinfo=UTC)
-    )
+    checked = aware(result.checked_at)
     return f"{checked.day} {checked:%B %Y}"
 
 

@@ -5,14 +5,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from registry.db import utcnow
+from registry.db import aware, utcnow
 from registry.models import SignInAttempt
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def wait_seconds(
@@ -35,7 +29,7 @@ def wait_seconds(
         )
     ).one()
     # A success wipes the account's slate: failures before it do not count against it.
-    account_since = max(since, _aware(last_success)) if last_success else since
+    account_since = max(since, aware(last_success)) if last_success else since
     waits = []
     for column, value, limit, start in (
         (SignInAttempt.account, account, max_failures, account_since),
@@ -49,7 +43,7 @@ def wait_seconds(
         ).all()
         if len(failures) >= limit:
             # The oldest of the last `limit` failures leaves the window at this moment.
-            waits.append(int((_aware(failures[-1]) + window - now).total_seconds()) + 1)
+            waits.append(int((aware(failures[-1]) + window - now).total_seconds()) + 1)
     return max(waits, default=0)
 
 

@@ -41,6 +41,14 @@ def _page_url(page: int) -> str:
     return url_for("catalogue.index", **args)
 
 
+def resource_or_404(resource_id: int) -> Resource:
+    """Return the entry with this id, or answer 404."""
+    resource = get_session().get(Resource, resource_id)
+    if resource is None:
+        abort(404)
+    return resource
+
+
 @bp.get("/")
 def index():
     query = request.args.get("q", "")[:2000].strip()
@@ -84,9 +92,7 @@ def index():
 
 @bp.get("/resources/<id:resource_id>")
 def entry(resource_id: int):
-    resource = get_session().get(Resource, resource_id)
-    if resource is None:
-        abort(404)
+    resource = resource_or_404(resource_id)
     session = get_session()
     return render_template(
         "entry.html",

@@ -5,8 +5,7 @@ from conftest import DOWN, HEALTHY, MOVED, NO_POLICY, Registry
 
 from registry import checkrun, status
 from registry.audit import HistoryIsImmutable
-from registry.db import utcnow
-from registry.lock import aware
+from registry.db import aware, utcnow
 from registry.models import Resource
 from registry.scheduler import run_job
 
