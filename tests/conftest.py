@@ -1,17 +1,12 @@
 """Shared fixtures: one per real component (the app on a real database, its client, the CLI).
 
-The database is a SQLite file unless a test module asks for both backends with
-``pytestmark = BOTH_BACKENDS``: then each of its tests also runs on a fresh database in a
-PostgreSQL server that this file starts for the session (Debian's ``postgresql`` package).
+Each test gets a new database on the run's backend: a SQLite file, or a database in a
+PostgreSQL server that this file starts for the session (Debian's ``postgresql`` package; see
+tests/pgserver.py). ./scripts/test runs the whole suite on each backend in turn.
 """
 
-import glob
 import itertools
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +15,7 @@ from sqlmodel import Session
 from registry import create_app
 from registry.cli import prepare_database
 from registry.db import get_engine
+from tests import pgserver
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,82 +30,59 @@ def _clean_environment(monkeypatch):
             monkeypatch.delenv(name, raising=False)
 
 
-# Run a module's tests on SQLite and on PostgreSQL: `pytestmark = BOTH_BACKENDS`.
-BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
-POSTGRES_MISSING = (
-    "PostgreSQL's server binaries were not found under /usr/lib/postgresql/*/bin. "
-    "Install Debian's package (`sudo apt-get install -y postgresql`; ./scripts/test does it), "
-    "or set REGISTRY_TEST_PG_BIN to a directory holding initdb, pg_ctl and postgres."
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# Read at import: _clean_environment removes REGISTRY_* variables before fixtures run.
+# The backend of this run: ./scripts/test runs the whole suite once on each
+# (REGISTRY_TEST_BACKEND=sqlite, then =postgresql). Read at import: _clean_environment removes
+# REGISTRY_* variables before fixtures run.
+RUN_BACKEND = os.environ.get("REGISTRY_TEST_BACKEND", "")
+if RUN_BACKEND not in ("", "sqlite", "postgresql"):
+    raise pytest.UsageError(
+        f"REGISTRY_TEST_BACKEND must be sqlite or postgresql, not {RUN_BACKEND!r}"
+    )
 _PG_BIN_OVERRIDE = os.environ.get("REGISTRY_TEST_PG_BIN")
 
-
-def _pg_bin() -> Path:
-    chosen = _PG_BIN_OVERRIDE
-    candidates = [chosen] if chosen else glob.glob("/usr/lib/postgresql/*/bin")
-    found = [Path(d) for d in candidates if (Path(d) / "initdb").is_file()]
-    if not found:
-        pytest.fail(POSTGRES_MISSING, pytrace=False)
-    return max(found, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
+# Modules whose subject differs between the backends (search, migrations) say
+# `pytestmark = BOTH_BACKENDS`: with no REGISTRY_TEST_BACKEND they run on both in one go.
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "backend", [RUN_BACKEND] if RUN_BACKEND else ["sqlite", "postgresql"], indirect=True
+)
+# A test whose subject exists on PostgreSQL only runs there, in both passes (never skipped).
+ON_POSTGRESQL = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """Start a throw-away PostgreSQL server for the session; yield the URL of its database.
-
-    The server is our own: a temporary data directory, trust authentication, listening on
-    127.0.0.1 only on a free port, its socket in the temporary directory. Any system cluster
-    is left alone.
-    """
-    from sqlalchemy import create_engine, text
-
-    bin_dir = _pg_bin()
-    as_postgres: list[str] = []
-    root = tempfile.mkdtemp(prefix="registry-pg-")
-    os.chmod(root, 0o755)
-    if os.geteuid() == 0:  # initdb refuses to run as root: the server runs as `postgres`.
-        if shutil.which("runuser") is None:
-            pytest.fail("Running as root needs runuser (util-linux) to start PostgreSQL.")
-        try:
-            shutil.chown(root, user="postgres", group="postgres")
-        except LookupError:
-            pytest.fail(f"No `postgres` user to run the server as. {POSTGRES_MISSING}")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    data, log = Path(root) / "data", Path(root) / "server.log"
-
-    def run(*args: str) -> None:
-        done = subprocess.run([*as_postgres, *args], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            server_log = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            pytest.fail(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}{server_log}")
-
-    port = _free_port()
-    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-        "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")  # fmt: skip
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
-    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+def postgres_server():
+    """A throw-away PostgreSQL server of our own for the session (see tests/pgserver.py)."""
     try:
-        server = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-        admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("CREATE DATABASE registry"))
-        admin.dispose()
-        yield f"{server}/registry"
+        server = pgserver.PostgresServer(bin_override=_PG_BIN_OVERRIDE)
+        server.start()
+    except pgserver.PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        server.execute("CREATE DATABASE registry")
+        yield server
     finally:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server):
+    """The URL of an empty database on the session's PostgreSQL server."""
+    return postgres_server.url("registry")
+
+
+@pytest.fixture(scope="session")
+def _postgres_head(postgres_server) -> str:
+    """The name of a database migrated to the latest schema, copied for each test that wants one."""
+    from registry import migrate
+    from registry.db import make_engine
+
+    postgres_server.execute("CREATE DATABASE registry_head TEMPLATE template0")
+    engine = make_engine(postgres_server.url("registry_head"))
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return "registry_head"
 
 
 _database_numbers = itertools.count(1)
@@ -117,31 +90,44 @@ _database_numbers = itertools.count(1)
 
 @pytest.fixture
 def backend(request) -> str:
-    """The database the test runs on: "sqlite" unless the module is parametrized over both."""
-    return getattr(request, "param", "sqlite")
+    """The database the test runs on: this run's, or each in turn for BOTH_BACKENDS modules."""
+    return getattr(request, "param", RUN_BACKEND or "sqlite")
+
+
+def _new_database(request, backend: str, tmp_path, *, template: str) -> str:
+    """Create a database for the test on its backend; it is removed after the test."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / f'registry-{next(_database_numbers)}.sqlite3'}"
+    server = request.getfixturevalue("postgres_server")
+    if template != "template0":
+        template = request.getfixturevalue("_postgres_head")
+    # A new name each time: in-process caches keyed by the URL never see another test's data.
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    server.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    request.addfinalizer(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    return server.url(name)
+
+
+@pytest.fixture
+def fresh_database_url(request, backend, tmp_path):
+    """A new, empty database on the test's backend (no tables at all)."""
+    return _new_database(request, backend, tmp_path, template="template0")
 
 
 @pytest.fixture
 def database_url(request, backend, tmp_path):
-    """A fresh, empty database on the chosen backend (a SQLite file, or a new PostgreSQL one)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-        return
-    assert backend == "postgresql", backend
-    from sqlalchemy import create_engine, make_url, text
+    """A new database on the test's backend; on PostgreSQL already at the latest schema.
 
-    url = make_url(request.getfixturevalue("postgres_url"))
-    # A new name each time: in-process caches keyed by the URL never see another test's data.
-    name = f"test_{os.getpid()}_{next(_database_numbers)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE template0"))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    Copying a migrated template is much faster there than migrating each time; the app's own
+    start-up (prepare_database) migrates the rest of the way either way.
+    """
+    return _new_database(request, backend, tmp_path, template="head")
+
+
+@pytest.fixture
+def another_database_url(request, backend, tmp_path):
+    """A second database beside database_url, on the same backend."""
+    return _new_database(request, backend, tmp_path, template="head")
 
 
 @pytest.fixture
@@ -182,9 +168,7 @@ def session(app):
 
 @pytest.fixture
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return pgserver.free_port()
 
 
 PASSWORD = "correct horse battery staple"

@@ -25,9 +25,9 @@ def run(database_url, *args):
 
 
 @pytest.fixture
-def empty_url(tmp_path):
+def empty_url(another_database_url):
     """The URL of a second, migrated, empty registry."""
-    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    url = another_database_url
     prepare_database(
         create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "x"}), seed=False
     )

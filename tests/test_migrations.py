@@ -18,9 +18,9 @@ pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture
-def engine(database_url):
+def engine(fresh_database_url):
     """An engine on a fresh, empty database."""
-    engine = make_engine(database_url)
+    engine = make_engine(fresh_database_url)
     yield engine
     engine.dispose()
 
