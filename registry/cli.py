@@ -1,6 +1,5 @@
 """The `registry` command: serve the app, migrate the database, load the seed, check URLs."""
 
-import gc
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from flask import Flask
 from checks.cli import check_url
 from registry import create_app
 from registry.api_cli import token
+from registry.backup_cli import register_backup
 from registry.config import SettingError
 from registry.exchange_cli import export_command, import_command
 from registry.jobs_cli import register_jobs
@@ -54,15 +54,33 @@ def main() -> None:
 @click.option(
     "--port", type=int, default=None, help="Port to listen on (REGISTRY_PORT, default 5000)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Web processes (REGISTRY_WORKERS, default 1). More than one runs gunicorn and no "
+    "in-process scheduler: run `registry scheduler` beside them.",
+)
 @click.option("--no-seed", is_flag=True, help="Do not load the seed data into a new database.")
 @click.option(
     "--no-scheduler", is_flag=True, help="Do not run the nightly check here (REGISTRY_SCHEDULER=0)."
 )
-def serve(host: str | None, port: int | None, no_seed: bool, no_scheduler: bool) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int | None, no_seed: bool, no_scheduler: bool
+) -> None:
     """Create or migrate the database, load the seed once, and serve the web app."""
-    import waitress
+    from registry import server
+    from registry.db import get_engine
 
-    overrides = {k: v for k, v in {"REGISTRY_HOST": host, "REGISTRY_PORT": port}.items() if v}
+    overrides = {
+        k: v
+        for k, v in {
+            "REGISTRY_HOST": host,
+            "REGISTRY_PORT": port,
+            "REGISTRY_WORKERS": workers,
+        }.items()
+        if v
+    }
     app = _app(**overrides)
     try:
         added = prepare_database(app, seed=not no_seed)
@@ -70,20 +88,25 @@ def serve(host: str | None, port: int | None, no_seed: bool, no_scheduler: bool)
         raise click.ClickException(str(exc)) from None
     if added:
         click.echo(f"Loaded {added} seed entries from {app.config['REGISTRY_SEED_FILE']}.")
-    if app.config["REGISTRY_SCHEDULER"] and not no_scheduler:
-        from registry.scheduler import start_background_scheduler
-
-        start_background_scheduler(app)
-    # Everything loaded so far lives as long as the server: keep it out of the garbage collector's
-    # full sweeps, which otherwise pause requests (measured in tests/bench/search_latency.py).
-    gc.freeze()
     host, port = app.config["REGISTRY_HOST"], app.config["REGISTRY_PORT"]
-    click.echo(f"Serving the registry on http://{host}:{port}/ (press Ctrl+C to stop).")
+    workers = app.config["REGISTRY_WORKERS"]
+    threads = app.config["REGISTRY_THREADS"]
     try:
-        waitress.serve(
-            app, host=host, port=port, threads=app.config["REGISTRY_THREADS"], ident="registry"
-        )
-    except OSError as exc:
+        if workers > 1:
+            get_engine(app).dispose()  # the workers open their own connections after the fork
+            click.echo(
+                f"Serving the registry on http://{host}:{port}/ with {workers} processes "
+                "(press Ctrl+C to stop). The nightly check runs in `registry scheduler`."
+            )
+            server.serve_workers(host, port, workers=workers, threads=threads)
+            return
+        if app.config["REGISTRY_SCHEDULER"] and not no_scheduler:
+            from registry.scheduler import start_background_scheduler
+
+            start_background_scheduler(app)
+        click.echo(f"Serving the registry on http://{host}:{port}/ (press Ctrl+C to stop).")
+        server.serve_one_process(app, host, port, threads)
+    except server.ListenError as exc:
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror}. "
             "Is another server using it? Choose another with --port."
@@ -134,6 +157,7 @@ main.add_command(user)
 main.add_command(import_command)
 main.add_command(export_command)
 main.add_command(token)
+register_backup(main)
 register_jobs(main)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,9 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,  # None: a random key kept in the instance folder
     "REGISTRY_HOST": "127.0.0.1",
     "REGISTRY_PORT": 5000,
-    "REGISTRY_THREADS": 8,
+    "REGISTRY_THREADS": 8,  # threads per web process
+    "REGISTRY_WORKERS": 1,  # web processes; more than 1 runs gunicorn (see `registry serve`)
+    "REGISTRY_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
     "REGISTRY_PAGE_SIZE": 20,
     "REGISTRY_SEED_FILE": None,  # None: data/resources.csv shipped with the project
     "REGISTRY_SESSION_IDLE_MINUTES": 120,  # signed out after this long without a request
@@ -40,6 +42,8 @@ DEFAULTS: dict[str, object] = {
 _INTEGER_SETTINGS = (
     "REGISTRY_PORT",
     "REGISTRY_THREADS",
+    "REGISTRY_WORKERS",
+    "REGISTRY_TRUSTED_PROXIES",
     "REGISTRY_PAGE_SIZE",
     "REGISTRY_SESSION_IDLE_MINUTES",
     "REGISTRY_SESSION_MAX_HOURS",
@@ -53,6 +57,17 @@ _INTEGER_SETTINGS = (
     "REGISTRY_SMTP_PORT",
 )
 _BOOLEAN_SETTINGS = ("REGISTRY_SCHEDULER", "REGISTRY_SMTP_STARTTLS")
+
+
+# Every web process signs sessions and form tokens with the key, so they must all share one: a key
+# made up on the spot would sign everyone out at each restart and differ between processes.
+MISSING_SECRET_KEY = (
+    "SECRET_KEY is not set. With DATABASE_URL set the registry runs as a service, and every one of "
+    "its processes needs the same secret key: make one with "
+    "`python3 -c 'import secrets; print(secrets.token_hex(32))'` and set SECRET_KEY in their "
+    "environment (a file readable only by the service, not the repository). Only the embedded "
+    "demo (no DATABASE_URL) makes and keeps its own key."
+)
 
 
 class SettingError(ValueError):
@@ -75,10 +90,21 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
             f"REGISTRY_PORT must be between 1 and 65535, not {app.config['REGISTRY_PORT']}."
         )
 
+    for name in ("REGISTRY_THREADS", "REGISTRY_WORKERS"):
+        if app.config[name] < 1:
+            raise SettingError(f"{name} must be 1 or more, not {app.config[name]}.")
+    if not 0 <= app.config["REGISTRY_TRUSTED_PROXIES"] <= 5:
+        raise SettingError(
+            "REGISTRY_TRUSTED_PROXIES must be the number of reverse proxies in front, 0 to 5, "
+            f"not {app.config['REGISTRY_TRUSTED_PROXIES']}."
+        )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.config["DATABASE_URL"]:
+    embedded = not app.config["DATABASE_URL"]
+    if embedded:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'registry.sqlite3'}"
     if not app.config["SECRET_KEY"]:
+        if not embedded:
+            raise SettingError(MISSING_SECRET_KEY)
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     if not app.config["REGISTRY_SEED_FILE"]:
         app.config["REGISTRY_SEED_FILE"] = str(default_seed_file())

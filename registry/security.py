@@ -52,3 +52,13 @@ def init_app(app: Flask) -> None:
     """Send the security headers on every response and make cookies Secure over HTTPS."""
     app.session_interface = _SessionInterface()
     app.after_request(_headers)
+    proxies = app.config["REGISTRY_TRUSTED_PROXIES"]
+    if proxies:
+        # Behind that many reverse proxies, take the client's address (for sign-in limits) and
+        # the scheme (HTTPS: HSTS, Secure cookies) from their X-Forwarded-* headers. Never by
+        # default: without a proxy, anyone could send those headers.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )

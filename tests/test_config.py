@@ -43,6 +43,26 @@ def test_environment_overrides_defaults_and_test_config_overrides_environment(
     assert not (instance / "secret_key").exists()
 
 
+def test_a_service_without_a_secret_key_refuses_to_start(instance, monkeypatch):
+    # With DATABASE_URL set, several processes share the database: a key made up by each would
+    # sign people out at every restart and differ from process to process.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{instance.parent / 'service.sqlite3'}")
+    with pytest.raises(SettingError, match="SECRET_KEY is not set"):
+        create_app()
+    assert not (instance / "secret_key").exists()
+
+
+@pytest.mark.parametrize("command", [["serve", "--no-seed"], ["scheduler"], ["check"]])
+def test_the_commands_stop_at_start_up_without_a_secret_key(instance, monkeypatch, command):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{instance.parent / 'service.sqlite3'}")
+    result = subprocess.run(
+        [sys.executable, "-m", "registry.cli", *command], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "SECRET_KEY is not set" in result.stderr and "token_hex" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [("eighty", "REGISTRY_PORT must be a whole number"), ("70000", "between 1 and 65535")],

@@ -44,3 +44,14 @@ def test_hsts_and_secure_cookies_only_over_https(client, make_user):
         Web(client.application.test_client()).sign_in("nurse@example.org").headers["Set-Cookie"]
     )
     assert "Secure" not in over_http
+
+
+def test_forwarded_headers_count_only_behind_a_proxy_the_admin_declared(make_app):
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    # No proxy declared: anyone could send these headers, so they change nothing.
+    direct = make_app().test_client().get("/", headers=forwarded)
+    assert "Strict-Transport-Security" not in direct.headers
+    # One proxy declared: its word on the scheme holds (and on the client's address, which the
+    # sign-in limits count by: tests/test_throttle.py).
+    proxied = make_app(REGISTRY_TRUSTED_PROXIES=1).test_client().get("/", headers=forwarded)
+    assert proxied.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -8,6 +8,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
+import pytest
 from sqlmodel import Session, func, select
 
 from registry.config import default_seed_file
@@ -79,7 +80,8 @@ def test_serve_brings_up_the_seeded_catalogue_and_a_restart_loads_nothing_twice(
     assert _counts(tmp_path) == (seed_rows, seed_rows)
 
 
-def test_serve_says_plainly_when_its_port_is_taken(tmp_path, free_port):
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one process", "workers"])
+def test_serve_says_plainly_when_its_port_is_taken(tmp_path, free_port, workers):
     import socket
 
     with socket.socket() as blocker:
@@ -87,7 +89,7 @@ def test_serve_says_plainly_when_its_port_is_taken(tmp_path, free_port):
         blocker.listen()
         env = {**os.environ, "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance")}
         result = subprocess.run(
-            [sys.executable, "-m", "registry.cli", "serve", "--port", str(free_port)],
+            [sys.executable, "-m", "registry.cli", "serve", "--port", str(free_port), *workers],
             env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert result.returncode == 1

@@ -7,9 +7,11 @@ from registry.db import utcnow
 from tests.conftest import PASSWORD, Web
 
 
-def _try(app, email: str, password: str, address: str = "127.0.0.1"):
+def _try(app, email: str, password: str, address: str = "127.0.0.1", forwarded_for=None):
     web = Web(app.test_client())
     web.client.environ_base["REMOTE_ADDR"] = address
+    if forwarded_for:
+        web.client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
     return web.post("/sign-in", {"email": email, "password": password})
 
 
@@ -64,3 +66,31 @@ def test_failures_older_than_the_window_no_longer_count(app, make_user, session)
         session.add(SignInAttempt(at=long_ago, account="nurse@example.org", address="127.0.0.1"))
     session.commit()
     assert _try(app, "nurse@example.org", PASSWORD).status_code == 302
+
+
+def test_behind_a_declared_proxy_each_client_address_is_limited_on_its_own(make_app, make_user):
+    app = make_app(REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS=3, REGISTRY_TRUSTED_PROXIES=1)
+    proxy = "10.0.0.5"  # every request arrives from the proxy
+    for n in range(3):
+        _try(app, f"guess{n}@example.org", "guess", address=proxy, forwarded_for="203.0.113.9")
+    blocked = _try(app, "guess9@example.org", "guess", address=proxy, forwarded_for="203.0.113.9")
+    other = _try(app, "guess9@example.org", "guess", address=proxy, forwarded_for="198.51.100.1")
+    assert (blocked.status_code, other.status_code) == (429, 401)
+
+
+def test_without_a_declared_proxy_a_forged_forwarded_header_does_not_dodge_the_limit(
+    make_app, make_user
+):
+    app = make_app(REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS=3)
+    for n in range(3):
+        _try(
+            app,
+            f"guess{n}@example.org",
+            "guess",
+            address="203.0.113.9",
+            forwarded_for=f"10.9.9.{n}",
+        )
+    again = _try(
+        app, "guess9@example.org", "guess", address="203.0.113.9", forwarded_for="10.9.9.9"
+    )
+    assert again.status_code == 429

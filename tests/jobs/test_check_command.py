@@ -18,7 +18,7 @@ def test_check_shows_progress_and_ends_with_a_summary_of_what_failed(
     registry.add_entry("Healthy Minds", sites.add("healthy"))
     registry.add_entry("Gone Away Forum", sites.add("gone", DOWN))
     registry.add_entry("Quiet About Data", sites.add("quiet", NO_POLICY))
-    for name in ("DATABASE_URL", "REGISTRY_CHECK_ALLOW_NETWORKS", "SSL_CERT_FILE",
+    for name in ("DATABASE_URL", "SECRET_KEY", "REGISTRY_CHECK_ALLOW_NETWORKS", "SSL_CERT_FILE",
                  "REGISTRY_CHECK_RETRIES", "REGISTRY_CHECK_DEADLINE"):  # fmt: skip
         monkeypatch.setenv(name, cli_env[name])
 
@@ -36,7 +36,7 @@ def test_check_shows_progress_and_ends_with_a_summary_of_what_failed(
 
 def test_check_can_be_quiet_and_names_an_unknown_entry(sites, registry, cli_env, monkeypatch):
     resource_id = registry.add_entry("Healthy Minds", sites.add("healthy"))
-    for name in ("DATABASE_URL", "REGISTRY_CHECK_ALLOW_NETWORKS", "SSL_CERT_FILE"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "REGISTRY_CHECK_ALLOW_NETWORKS", "SSL_CERT_FILE"):
         monkeypatch.setenv(name, cli_env[name])
 
     quiet = CliRunner().invoke(main, ["check", "--no-progress", "--resource", str(resource_id)])
