@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         config,
         db,
         exchange_views,
+        faults,
         guidance,
         handout,
         review_views,
@@ -51,4 +52,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(exchange_views.bp)
     app.register_blueprint(api.bp)
     background.init_app(app)
+    faults.init_app(app)
     return app

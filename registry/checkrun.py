@@ -5,16 +5,18 @@ import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 import checks
 from checks import net
-from registry import lock, transitions
+from registry import faults, lock, transitions
 from registry.db import utcnow
 from registry.models import CheckResult, CheckRun, Resource
 from registry.vocab import RunStatus, State
@@ -116,6 +118,18 @@ def store_result(
             session.rollback()
             if attempt == 2:
                 raise
+        except IntegrityError:
+            # One result per entry per run: an earlier attempt whose commit reached the database
+            # but whose answer was lost with the connection already stored it, tally and all.
+            session.rollback()
+            stored = session.exec(
+                select(CheckResult).where(
+                    CheckResult.run_id == run_id, CheckResult.resource_id == resource_id
+                )
+            ).first()
+            if stored is None:
+                raise
+            return stored
     return None
 
 
@@ -128,11 +142,19 @@ def run_checks(
     threshold: int = 3,
     lock_seconds: float = 7200,
     progress: Progress | None = None,
+    db_wait_seconds: float = 120,
 ) -> CheckRun:
-    """Run the checks over every entry not retired (or one), under the lock; return the run."""
+    """Run the checks over every entry not retired (or one), under the lock; return the run.
+
+    While the database is away the run keeps its results in memory and tries again, for up to
+    db_wait_seconds (the REGISTRY_DB_RETRY_SECONDS setting), then raises
+    faults.DatabaseUnavailable.
+    """
+    db_wait = db_wait_seconds
     with Session(engine) as session:
         entries = _entries(session, resource_id)
     lease = lock.acquire(engine, seconds=lock_seconds)
+    faults.hold_reserve(engine)
     with lease, Session(engine) as session:
         abandon_stale_runs(session)
         run = CheckRun(
@@ -143,25 +165,42 @@ def run_checks(
         run_id = run.id
         assert run_id is not None
         try:
-            _work(session, lease, run_id, entries, settings, threshold, progress)
+            _work(session, lease, run_id, entries, settings, threshold, progress, db_wait)
+        except faults.DatabaseUnavailable:
+            raise  # nothing can be written; the next run marks this one abandoned
         except BaseException as exc:
-            session.rollback()
-            run = session.get(CheckRun, run_id)
-            assert run is not None
+            faults.rollback_quietly(session)
+            if isinstance(exc, faults.DiskFull):
+                faults.give_back_reserve(engine)  # room to record the end and release the lock
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
-            run.status = (RunStatus.ABANDONED if interrupted else RunStatus.FAILED).value
-            run.finished_at = utcnow()
-            session.add(run)
-            session.commit()
+            _mark_ended(session, run_id, RunStatus.ABANDONED if interrupted else RunStatus.FAILED)
             raise
+        return faults.retrying(partial(_complete, session, run_id), session, wait_seconds=db_wait)
+
+
+def _complete(session: Session, run_id: int) -> CheckRun:
+    """Mark the run completed and return it, detached from the session."""
+    run = session.get(CheckRun, run_id)
+    assert run is not None
+    run.status, run.finished_at = RunStatus.COMPLETED.value, utcnow()
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    session.expunge(run)
+    return run
+
+
+def _mark_ended(session: Session, run_id: int, status: RunStatus) -> None:
+    """Record how the run ended, if the database still takes writes (a full disk may not)."""
+    try:
         run = session.get(CheckRun, run_id)
         assert run is not None
-        run.status, run.finished_at = RunStatus.COMPLETED.value, utcnow()
+        run.status, run.finished_at = status.value, utcnow()
         session.add(run)
         session.commit()
-        session.refresh(run)
-        session.expunge(run)
-        return run
+    except DBAPIError as exc:
+        faults.rollback_quietly(session)
+        log.error("could not record that check run %s ended (%s): %s", run_id, status, exc.orig)
 
 
 def _work(
@@ -172,6 +211,7 @@ def _work(
     settings: checks.CheckSettings,
     threshold: int,
     progress: Progress | None,
+    db_wait: float,
 ) -> None:
     total, done = len(entries), 0
     if progress:
@@ -191,11 +231,21 @@ def _work(
             finished, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
             for future in finished:
                 rid, name = futures[future]
-                result = store_result(session, run_id, rid, future.result(), threshold=threshold)
+                report = future.result()  # kept here, in memory, while the database is away
+                try:
+                    store = partial(store_result, session, run_id, rid, report, threshold=threshold)
+                    result = faults.retrying(store, session, wait_seconds=db_wait)
+                except DBAPIError as exc:
+                    if not faults.disk_full(exc):
+                        raise
+                    raise faults.DiskFull(
+                        f"the disk holding the database is full: {done} of {total} results were "
+                        "saved before it filled"
+                    ) from exc
                 done += 1
                 if progress:
                     progress(done, total, name, result.verdict if result else "gone")
-            lease.refresh()
+            faults.retrying(lease.refresh, None, wait_seconds=db_wait)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -41,7 +41,30 @@ def prepare_database(app: Flask, *, seed: bool) -> int | None:
         return seed_module.load_once(session, Path(app.config["REGISTRY_SEED_FILE"]))
 
 
-@click.group()
+class _Registry(click.Group):
+    """The command group: a database that cannot be reached is said plainly, not as a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError
+
+        from registry import faults
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            if faults.disk_full(exc):
+                raise click.ClickException(
+                    "the disk holding the database is full; free space, then try again."
+                ) from None
+            if faults.database_away(exc):
+                raise click.ClickException(
+                    f"cannot reach the database ({str(exc.orig).strip()}). Is it running, and "
+                    "does DATABASE_URL name it?"
+                ) from None
+            raise
+
+
+@click.group(cls=_Registry)
 @click.version_option(package_name="smi-resource-registry")
 def main() -> None:
     """A registry of digital self-management resources for people with severe mental illness."""

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, object] = {
     # The nightly check (the checker's own REGISTRY_CHECK_* are read by checks.CheckSettings).
     "REGISTRY_CHECK_FAILURE_THRESHOLD": 3,  # failing runs in a row that send an entry back
     "REGISTRY_CHECK_LOCK_SECONDS": 7200,  # a lock left by a killed run expires after this
+    "REGISTRY_DB_RETRY_SECONDS": 120,  # how long a check run waits for the database to come back
     "REGISTRY_CHECK_SCHEDULE": "30 2 * * *",  # cron: minute hour day month weekday
     "REGISTRY_TIMEZONE": "Europe/London",  # the schedule's time zone
     "REGISTRY_SCHEDULER": True,  # `registry serve` runs the schedule in-process
@@ -54,6 +55,7 @@ _INTEGER_SETTINGS = (
     "REGISTRY_SIGNIN_WINDOW_MINUTES",
     "REGISTRY_CHECK_FAILURE_THRESHOLD",
     "REGISTRY_CHECK_LOCK_SECONDS",
+    "REGISTRY_DB_RETRY_SECONDS",
     "REGISTRY_SMTP_PORT",
 )
 _BOOLEAN_SETTINGS = ("REGISTRY_SCHEDULER", "REGISTRY_SMTP_STARTTLS")

@@ -5,12 +5,15 @@ import os
 import signal
 import sys
 import time
+from typing import NoReturn
 
 import click
 
 # Exit statuses of `registry check`: 0 the run finished (whatever it found) or another run
-# was already going; 1 an error (a bad setting, no such entry, the run failed).
+# was already going; 1 an error (a bad setting, no such entry, the run failed, the database
+# was away too long or its disk full).
 EXIT_OK = 0
+EXIT_ERROR = 1
 
 
 def _app():
@@ -59,6 +62,37 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+
+
+def _stop(message: str, status: int) -> NoReturn:
+    """Say why the run stopped and end the process at once."""
+    click.echo(message, err=True)
+    sys.stdout.flush(), sys.stderr.flush()
+    # Checks still waiting on slow sites would hold the exit until their deadline.
+    os._exit(status)
+
+
+def _database_fault(exc: Exception) -> str | None:
+    """Say in words what went wrong with the database, or None if it was something else."""
+    from registry import faults
+
+    if isinstance(exc, faults.DiskFull):
+        return (
+            f"Stopped: {exc}. They are kept. Free space on that disk, then run `registry check` "
+            "again."
+        )
+    if isinstance(exc, faults.DatabaseUnavailable):
+        return (
+            f"Stopped: {exc}. The results stored before it went away are kept; the next run "
+            "marks this one abandoned. Check that the database server is running, then run "
+            "`registry check` again."
+        )
+    if faults.disk_full(exc):
+        return "Not checking: the disk holding the database is full. Free space, then try again."
+    if faults.database_away(exc):
+        orig = getattr(exc, "orig", exc)
+        return f"Not checking: the database is unavailable ({orig}). Try again when it is back."
+    return None
 
 
 def _summary(run, seconds: float) -> None:
@@ -125,10 +159,16 @@ def check(resource_id: int | None, no_progress: bool) -> None:
         raise click.ClickException(str(exc)) from None
     except (KeyboardInterrupt, SystemExit) as exc:
         progress.close()
-        click.echo("Stopped. The results so far are kept; the run is marked abandoned.", err=True)
-        sys.stdout.flush(), sys.stderr.flush()
-        # Checks still waiting on slow sites would hold the exit until their deadline.
-        os._exit(130 if isinstance(exc, KeyboardInterrupt) else 143)
+        _stop(
+            "Stopped. The results so far are kept; the run is marked abandoned.",
+            130 if isinstance(exc, KeyboardInterrupt) else 143,
+        )
+    except Exception as exc:
+        progress.close()
+        message = _database_fault(exc)
+        if message is None:
+            raise
+        _stop(message, EXIT_ERROR)
     progress.close()
     with app.app_context():
         if outcome.run.total == 0:

@@ -1,16 +1,23 @@
-"""A named lock in the database, so that one check run happens at a time across processes."""
+"""A named lock in the database, so that one check run happens at a time across processes.
+
+Its times come from the database's clock, one clock for every process and host, so a host whose
+clock is wrong or jumps cannot take a lock that is still held; each lease paces its refreshes
+by the monotonic clock, which no jump moves.
+"""
 
 import logging
 import os
 import secrets
 import socket
+import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
-from registry.db import aware, utcnow
+from registry.db import aware
 from registry.models import RunLock
 
 CHECK_RUN = "check-run"
@@ -58,23 +65,37 @@ def _left_by_dead_process(holder: str) -> bool:
     return _pid_is_dead(int(pid))
 
 
+def _alive_here(holder: str) -> bool:
+    """Tell whether holder is a process on this machine that is still running."""
+    host, pid = _host_pid(holder)
+    return host == socket.gethostname() and pid.isdigit() and not _pid_is_dead(int(pid))
+
+
+def _db_now(engine: Engine, plus_seconds: float = 0.0) -> ColumnElement:
+    """Return SQL for the database's clock, plus_seconds ahead."""
+    if engine.dialect.name == "sqlite":
+        # The text form SQLAlchemy stores datetimes in on SQLite, so the two compare as text.
+        return func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{plus_seconds:+.3f} seconds")
+    return func.now() + timedelta(seconds=plus_seconds)
+
+
 class Lease:
     """The lock, held: refresh it while working, release it when done."""
 
     def __init__(self, engine: Engine, name: str, holder: str, seconds: float):
         self.engine, self.name, self.holder, self.seconds = engine, name, holder, seconds
-        self.refreshed_at = utcnow()
+        self.refreshed_at = time.monotonic()
 
     def refresh(self, *, force: bool = False) -> None:
         """Push the expiry forward (at most every quarter of the lock's life unless forced)."""
-        now = utcnow()
-        if not force and now - self.refreshed_at < timedelta(seconds=self.seconds / 4):
+        now = time.monotonic()  # a wall clock set back would stop the refreshes until it caught up
+        if not force and now - self.refreshed_at < self.seconds / 4:
             return
         with self.engine.begin() as conn:
             updated = conn.execute(
                 update(_table)
                 .where(_table.c.name == self.name, _table.c.holder == self.holder)
-                .values(expires_at=now + timedelta(seconds=self.seconds))
+                .values(expires_at=_db_now(self.engine, self.seconds))
             ).rowcount
         if not updated:
             raise LockLost(f"the {self.name} lock expired and was taken by another process")
@@ -91,25 +112,38 @@ class Lease:
         return self
 
     def __exit__(self, *_exc) -> None:
-        self.release()
+        try:
+            self.release()
+        except DBAPIError as exc:  # the database is away or its disk full
+            log.error(
+                "could not release the %s lock (%s); the next run takes it over once this "
+                "process has ended",
+                self.name,
+                exc.orig,
+            )
 
 
 def acquire(engine: Engine, *, seconds: float, name: str = CHECK_RUN) -> Lease:
-    """Take the lock or raise LockHeld; an expired lock, or one left by a dead process, is taken."""
+    """Take the lock or raise LockHeld.
+
+    An expired lock, or one left by a dead process, is taken; on SQLite, never one whose holder
+    still runs on this machine.
+    """
     holder = f"{socket.gethostname()}@{os.getpid()}:{secrets.token_hex(4)}"
+    values = {
+        "holder": holder,
+        "acquired_at": _db_now(engine),
+        "expires_at": _db_now(engine, seconds),
+    }
     for _ in range(3):  # the holder may release between our attempts
-        now = utcnow()
-        values = {
-            "holder": holder,
-            "acquired_at": now,
-            "expires_at": now + timedelta(seconds=seconds),
-        }
+        if engine.dialect.name == "sqlite":
+            _refuse_if_alive_here(engine, name)
         # Each statement is atomic on SQLite and PostgreSQL: of many racers, one UPDATE matches
         # the expired row, or one INSERT gets the primary key; the rest see zero rows or a conflict.
         with engine.begin() as conn:
             taken = conn.execute(
                 update(_table)
-                .where(_table.c.name == name, _table.c.expires_at < now)
+                .where(_table.c.name == name, _table.c.expires_at < _db_now(engine))
                 .values(values)
             ).rowcount
         if taken:
@@ -138,3 +172,15 @@ def acquire(engine: Engine, *, seconds: float, name: str = CHECK_RUN) -> Lease:
             continue
         raise LockHeld(row.holder, row.acquired_at)
     raise LockHeld("?@?", None)
+
+
+def _refuse_if_alive_here(engine: Engine, name: str) -> None:
+    """Raise LockHeld when a running process on this machine holds the lock, expired or not.
+
+    A SQLite file is shared only by processes on one machine, and its clock is that machine's:
+    a jump forward would make every lease look expired. The process table is not fooled.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(select(_table).where(_table.c.name == name)).first()
+    if row is not None and _alive_here(row.holder):
+        raise LockHeld(row.holder, row.acquired_at)

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from registry import audit, rubric
 from registry.db import utcnow
-from registry.models import CheckResult, ProblemReport, Resource, Review, User
+from registry.models import ProblemReport, Resource, Review, User
 from registry.resources import apply_facts, create_resource, find_by_url, snapshot
 from registry.schemas import ResourceCreate
 from registry.vocab import Decision, ReportStatus, Role, State
@@ -130,11 +130,11 @@ def decide(
     today = today or utcnow().date()
     valid_until = _add_months(today, validity_months)
     previous = latest_review(session, resource.id)
-    latest_check = session.exec(
-        select(CheckResult)
-        .where(CheckResult.resource_id == resource.id)
-        .order_by(CheckResult.checked_at.desc(), CheckResult.id.desc())
-    ).first()
+    from registry.checkrun import latest_result  # (checkrun's rules read reviews)
+
+    # The newest result by id, not by time: ids follow the order results were stored in,
+    # whatever the clocks of the processes that stored them said.
+    latest_check = latest_result(session, resource.id)
     review = Review(
         resource_id=resource.id,
         reviewer_id=user.id,

@@ -2,9 +2,8 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlmodel import select
 
-from registry import dashboard, queue, review, rubric
+from registry import checkrun, dashboard, queue, review, rubric
 from registry.auth import roles_required, signed_in_user
 from registry.db import get_session
 from registry.forms import FIELD_LABELS, resource_values, validate_resource
@@ -37,15 +36,7 @@ def dashboard_page():
 
 
 def _latest_check(resource_id: int) -> CheckResult | None:
-    return (
-        get_session()
-        .exec(
-            select(CheckResult)
-            .where(CheckResult.resource_id == resource_id)
-            .order_by(CheckResult.checked_at.desc(), CheckResult.id.desc())
-        )
-        .first()
-    )
+    return checkrun.latest_result(get_session(), resource_id)
 
 
 def _review_page(resource: Resource, *, answers=None, form=None, error=None, status=200):

@@ -82,6 +82,7 @@ def run_job(
             threshold=app.config["REGISTRY_CHECK_FAILURE_THRESHOLD"],
             lock_seconds=app.config["REGISTRY_CHECK_LOCK_SECONDS"],
             progress=progress,
+            db_wait_seconds=app.config["REGISTRY_DB_RETRY_SECONDS"],
         )
         outcome = JobResult(run)
         try:

@@ -45,8 +45,13 @@ def _earlier(session: Session, result: CheckResult):
 def failure_streak(session: Session, resource: Resource, *, limit: int) -> int:
     """Count the entry's latest results that failed in a row (up to limit), since its decision."""
     query = select(CheckResult.verdict).where(CheckResult.resource_id == resource.id)
-    if resource.decided_at is not None:
-        # A reviewer who decides again while the site still fails starts the count afresh.
+    # A reviewer who decides again while the site still fails starts the count afresh.
+    standing = review.latest_review(session, resource.id)
+    if standing is not None:
+        # Ids say what came after the decision whatever the clocks of the web server and the
+        # check job said: the count starts after the result the reviewer saw.
+        query = query.where(CheckResult.id > (standing.check_result_id or 0))
+    elif resource.decided_at is not None:  # a decision set without a review
         query = query.where(CheckResult.checked_at > resource.decided_at)
     verdicts = session.exec(query.order_by(CheckResult.id.desc()).limit(limit)).all()
     streak = 0

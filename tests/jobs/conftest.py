@@ -23,6 +23,7 @@ from checks import CheckSettings
 from registry.db import get_engine
 from registry.models import AuditEvent, CheckResult, CheckRun, Resource, User
 from registry.schemas import url_key
+from tests.test_faults import own_postgres, small_disk  # noqa: F401  (for test_faults_jobs.py)
 
 CSV_HEADER = (
     "name,url,kind,provider,description,conditions,audience,cost,platforms,ios_url,android_url,"
