@@ -1,0 +1,206 @@
+"""Benchmark: the web app under load — gunicorn workers on PostgreSQL, concurrent clients.
+
+Run by hand:  .venv/bin/python tests/bench/web_load.py [--workers 4] [--entries 10000]
+                  [--clients 16] [--seconds 60]
+
+It starts its own PostgreSQL server (Debian's binaries, as the tests do: its own port and data
+folder, durable settings — fsync on), fills a database with generated entries, starts
+`registry serve --workers N` on it, and runs client processes on loopback that load the pages
+clinicians use — the catalogue with a search (words and filters drawn at random) and entry pages
+(at random) — as fast as each answers, for the given time. It prints requests per second,
+the median and 99th-percentile latency, and the errors (anything but a 200, and failed
+connections), overall and per page. The clients run on the same machine as the server and
+the database, so the figures are a floor for a server of its own.
+"""
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.bench.search_latency import WORDS, populate  # noqa: E402
+from tests.pgserver import PostgresServer  # noqa: E402
+
+FILTERS = [
+    {},
+    {},
+    {"condition": "psychosis"},
+    {"kind": "app"},
+    {"kind": "forum", "moderated": "1"},
+    {"platform": "android", "offline": "1"},
+    {"cost": "free"},
+    {"show": "all"},
+]
+
+
+def search_path(rng: random.Random) -> str:
+    params = dict(rng.choice(FILTERS))
+    words = rng.randint(0, 2)
+    if words:
+        params["q"] = " ".join(rng.sample(WORDS, words))
+    if rng.random() < 0.2:
+        params["page"] = str(rng.randint(2, 4))
+    return "/" + ("?" + urlencode(params) if params else "")
+
+
+def client(port: int, entries: int, until: float, seed: int, queue) -> None:
+    """One client: a kept-alive connection, requests back to back until the time is up."""
+    rng = random.Random(seed)
+    samples: dict[str, list[float]] = {"search": [], "entry": []}
+    errors: dict[str, int] = {}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.monotonic() < until:
+        page = "search" if rng.random() < 0.6 else "entry"
+        path = search_path(rng) if page == "search" else f"/resources/{rng.randint(1, entries)}"
+        started = time.perf_counter()
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            status = type(exc).__name__
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status == 200:
+            samples[page].append(elapsed)
+        else:
+            key = f"{page} {status}"
+            errors[key] = errors.get(key, 0) + 1
+    queue.put((samples, errors))
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def wait_for(port: int, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"registry serve stopped:\n{process.stdout.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                connection.request("GET", "/")
+                if connection.getresponse().status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("registry serve did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+
+    from registry import create_app
+    from registry.cli import prepare_database
+    from registry.db import get_engine
+
+    durable = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    with PostgresServer(settings=durable) as server:
+        server.execute("CREATE DATABASE registry")
+        url = server.url("registry")
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+        prepare_database(app, seed=False)
+        started = time.perf_counter()
+        populate(get_engine(app), args.entries)
+        get_engine(app).dispose()
+        # The steady state: autovacuum clears the row versions the generation left (each tag
+        # added rewrote its entry's search row) and gathers statistics within a minute or so.
+        server.execute("VACUUM ANALYZE", database="registry")
+        print(f"generated {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
+
+        port = _free_port()
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + os.urandom(8).hex()}
+        web = subprocess.Popen(
+            [sys.executable, "-m", "registry.cli", "serve", "--workers", str(args.workers),
+             "--no-seed", "--port", str(port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            wait_for(port, web)
+            # A short warm-up: every worker builds its filter index on its first catalogue page.
+            warm = time.monotonic() + 5
+            queue: multiprocessing.Queue = multiprocessing.Queue()
+            warmers = [
+                multiprocessing.Process(target=client, args=(port, args.entries, warm, -n, queue))
+                for n in range(args.workers * 2)
+            ]
+            for process in warmers:
+                process.start()
+            for _ in warmers:
+                queue.get()
+            for process in warmers:
+                process.join()
+
+            until = time.monotonic() + args.seconds
+            clients = [
+                multiprocessing.Process(target=client, args=(port, args.entries, until, n, queue))
+                for n in range(args.clients)
+            ]
+            began = time.monotonic()
+            for process in clients:
+                process.start()
+            results = [queue.get() for _ in clients]
+            elapsed = time.monotonic() - began
+            for process in clients:
+                process.join()
+        finally:
+            web.send_signal(signal.SIGTERM)
+            web.wait(timeout=30)
+
+    samples = {"search": [], "entry": []}
+    errors: dict[str, int] = {}
+    for client_samples, client_errors in results:
+        for page, values in client_samples.items():
+            samples[page].extend(values)
+        for key, count in client_errors.items():
+            errors[key] = errors.get(key, 0) + count
+    every = sorted(samples["search"] + samples["entry"])
+    total = len(every) + sum(errors.values())
+    print(
+        f"{args.workers} web processes (gunicorn, {os.cpu_count()} cores), PostgreSQL, "
+        f"{args.entries:,} entries, {args.clients} clients, {elapsed:.0f} s"
+    )
+    print(f"{'page':<8} {'requests':>9} {'req/s':>7} {'median ms':>10} {'p99 ms':>8}")
+    for name, values in (
+        ("search", samples["search"]),
+        ("entry", samples["entry"]),
+        ("all", every),
+    ):
+        ordered = sorted(values)
+        print(
+            f"{name:<8} {len(ordered):>9,} {len(ordered) / elapsed:>7.1f} "
+            f"{statistics.median(ordered) if ordered else 0:>10.1f} "
+            f"{percentile(ordered, 0.99):>8.1f}"
+        )
+    print(f"errors: {sum(errors.values())} of {total:,} requests {errors or ''}".rstrip())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
