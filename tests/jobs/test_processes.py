@@ -100,7 +100,10 @@ def test_two_web_processes_and_two_schedulers_make_exactly_one_check_run(
 ):
     # A registry whose nightly run was missed three days ago: every scheduler that starts
     # wants to catch it up at once. Slow sites keep the run going while the others look.
-    entries = {registry.add_entry(f"Site {n}", sites.add(f"site{n}", delay=3.0)) for n in range(4)}
+    # A run of about 12 s (each site's page and policy take 6 s): time enough for the second
+    # scheduler to start, however slowly the machine starts four processes at once.
+    entries = {registry.add_entry(f"Site {n}", sites.add(f"site{n}", delay=6.0)) for n in range(4)}
+    cli_env = {**cli_env, "REGISTRY_CHECK_DEADLINE": "30"}
     with Session(get_engine(registry.app)) as session:
         session.merge(Meta(key=SINCE_KEY, value=(utcnow() - timedelta(days=3)).isoformat()))
         accounts.create(
