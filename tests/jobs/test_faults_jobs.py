@@ -181,7 +181,9 @@ def test_a_process_whose_clock_is_hours_ahead_cannot_take_a_held_lock(
 ):
     # On PostgreSQL the lease is timed by the server's clock, which the newcomer's cannot move;
     # on SQLite (one machine, one clock) the newcomer sees that the holder is alive.
-    registry.add_entry("Slow", sites.add("slow", delay=4))
+    # The holder's run lasts well over the newcomer's start-up, however loaded the machine.
+    registry.add_entry("Slow", sites.add("slow", delay=10))
+    cli_env = {**cli_env, "REGISTRY_CHECK_DEADLINE": "30"}
     holder = start_registry(cli_env, "check")
     _wait_for(holder, "Checking 1 entries")
     time.sleep(0.5)  # the holder has the lock
