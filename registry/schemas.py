@@ -187,10 +187,11 @@ def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "row"
-        if error["type"] == "missing" or (
-            error["type"] == "string_type" and error.get("input") is None
-        ):
+        if error["type"] == "missing" or error.get("input") is None:
+            # Left blank: say so, and for a choice, what it may be.
             message = "is required"
+            if error["type"] == "enum":
+                message += ": " + error["msg"].removeprefix("Input should be ")
         else:
             message = error["msg"].removeprefix("Value error, ")
         out.append((field, message))

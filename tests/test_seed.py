@@ -65,14 +65,19 @@ def test_a_bad_row_is_named_by_line_and_field():
         "Bad kind,https://bad.example.org/,blog,,,,,,,,,,,,,,,\n"
         "Bad url,notaurl,app,,,,,,,,,,,,,,,\n"
         ",https://noname.example.org/,app,,,psychosis;flu,,,,,,maybe,,,,,,\n"
+        "No kind,https://nokind.example.org/,,,,,,,,,,,,,,,,\n"
     )
     rows, errors = parse_csv(text)
     assert [line for line, _ in rows] == [2]
     found = {(e.line, e.field) for e in errors}
-    assert found == {(3, "kind"), (4, "url"), (5, "name"), (5, "conditions"), (5, "works_offline")}
+    assert found == {
+        (3, "kind"), (4, "url"), (5, "name"), (5, "conditions"), (5, "works_offline"), (6, "kind")
+    }  # fmt: skip
     messages = {(e.line, e.field): e.message for e in errors}
     assert "'flu'" in messages[(5, "conditions")]
     assert messages[(5, "name")] == "is required"
+    assert messages[(6, "kind")].startswith("is required: 'app', 'forum'")
+    assert messages[(3, "kind")].startswith("Input should be 'app'")  # there, but not a kind
 
 
 def test_a_file_with_one_bad_row_loads_nothing(session, tmp_path):
