@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         review_views,
         security,
         staff_views,
+        token_views,
         views,
     )
 
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(guidance.bp)
     app.register_blueprint(exchange_views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(token_views.bp)
     background.init_app(app)
     faults.init_app(app)
     return app

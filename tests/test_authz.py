@@ -43,6 +43,9 @@ RULES = {
     "admin.add_user": ADMIN,
     "admin.update_user": ADMIN,
     "admin.reset_password": ADMIN,
+    "tokens.list_tokens": STAFF,
+    "tokens.create_token": STAFF,
+    "tokens.revoke_token": STAFF,
     # The API does its own auth (tokens; 401 JSON, never a sign-in redirect): tests/api.
     "api.entries": ANYONE,
     "api.entry": ANYONE,
@@ -81,7 +84,7 @@ def test_each_role_reaches_exactly_what_it_should(app, session, people, as_role,
     session.add(report)
     session.commit()
     ids = {"resource_id": resource.id, "report_id": report.id, "user_id": people["reviewer2"],
-           "slug": "digital-divide"}  # fmt: skip
+           "slug": "digital-divide", "token_id": 1}  # fmt: skip
     browser = web if who == "anonymous" else as_role(who)
     token = browser.token("/sign-in" if who == "anonymous" else "/")
     for endpoint, method, path in _routes(app, ids):

@@ -88,3 +88,49 @@ def test_a_token_carries_its_accounts_role(reviewed, people, make_token):
     # Any staff role may read entries that are not recommended.
     response = reviewed.test_client().get(NOT_RECOMMENDED, headers=bearer(secret))
     assert response.status_code == 200 and response.get_json()["total"] == 1
+
+
+def _secret_on(page: str) -> str:
+    import re
+
+    found = re.search(r'<code class="registry-password">(smireg_[^<]+)</code>', page)
+    assert found, "the new token is not on the page"
+    return found.group(1)
+
+
+def test_staff_make_their_own_token_on_the_web_see_it_once_and_revoke_it(reviewed, as_role):
+    clinician = as_role("clinician")
+    made = clinician.post("/account/tokens", {"name": "Team directory"}, page="/account/tokens")
+    assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
+    secret = _secret_on(made.get_data(as_text=True))
+    api = reviewed.test_client()
+    assert api.get(NOT_RECOMMENDED, headers=bearer(secret)).status_code == 200
+
+    listing = clinician.get("/account/tokens").get_data(as_text=True)
+    assert "Team directory" in listing and secret not in listing  # shown that once only
+    with Session(get_engine(reviewed)) as db_session:
+        token = db_session.exec(select(ApiToken)).one()
+        owner = db_session.get(User, token.user_id)
+        assert owner.email == "clinician@example.org"
+
+    # Nobody else sees or revokes it: to another account it is not there at all.
+    other = as_role("reviewer")
+    assert "Team directory" not in other.get("/account/tokens").get_data(as_text=True)
+    refused = other.post(f"/account/tokens/{token.id}/revoke", page="/account/tokens")
+    assert refused.status_code == 404
+    assert api.get(NOT_RECOMMENDED, headers=bearer(secret)).status_code == 200
+
+    revoked = clinician.post(f"/account/tokens/{token.id}/revoke", page="/account/tokens")
+    assert revoked.status_code == 302
+    assert "Revoked on" in clinician.get("/account/tokens").get_data(as_text=True)
+    assert _error(api.get(NOT_RECOMMENDED, headers=bearer(secret))) == "invalid_token"
+
+
+def test_the_token_page_needs_a_signed_in_account_and_its_form_token(reviewed, web, as_role):
+    anonymous = web.post("/account/tokens", {"name": "x"})
+    assert anonymous.status_code == 302 and "/sign-in" in anonymous.headers["Location"]
+    clinician = as_role("clinician")
+    forged = clinician.client.post("/account/tokens", data={"name": "forged"})
+    assert forged.status_code == 400
+    with Session(get_engine(reviewed)) as db_session:
+        assert db_session.exec(select(ApiToken)).all() == []

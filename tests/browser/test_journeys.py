@@ -128,3 +128,18 @@ def test_the_content_security_policy_stops_an_injected_inline_script(live_server
     assert tab.evaluate("() => window.injected === true") is False
     assert any("Content Security Policy" in text for text in refused)
     context.close()
+
+
+def test_a_member_of_staff_makes_and_revokes_an_api_token(live_server, page, axe):
+    _sign_in(page, live_server, "second.reviewer@example.org")
+    page.get_by_role("link", name="API tokens").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("API tokens")
+    axe(page)
+    page.get_by_label("What it is for (optional)").fill("Team directory")
+    page.get_by_role("button", name="Make a token").click()
+    expect(page.locator("code.registry-password")).to_contain_text("smireg_")
+    axe(page)
+    page.get_by_role("button", name="Revoke the token “Team directory”").click()
+    expect(page.locator(".registry-flash")).to_contain_text("no longer works")
+    expect(page.get_by_role("cell", name=re.compile("^Revoked on"))).to_be_visible()
+    axe(page)
