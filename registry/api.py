@@ -11,10 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from registry import api_spec, api_tokens, facets
+from registry import api_spec, api_tokens, facets, faults
 from registry.api_json import entry_json, report
 from registry.auth import csrf
 from registry.db import get_session
@@ -235,6 +236,15 @@ def _http_error(error: HTTPException):
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
+
+
+@bp.errorhandler(DBAPIError)
+def _database_error(error: DBAPIError):
+    # Registered here too: the catch-all below would otherwise answer an outage with a 500.
+    found = faults.outage(error)
+    if found is None:
+        return _server_error(error)
+    return faults.retry_later(_error(*found))
 
 
 @bp.errorhandler(Exception)

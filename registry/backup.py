@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from registry import migrate
 from registry.db import make_engine
+from registry.facets import SEARCH_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -305,7 +306,7 @@ def _search_version(engine: Engine) -> int:
     try:
         with engine.connect() as connection:
             value = connection.execute(
-                text("SELECT value FROM meta WHERE key = 'search_version'")
+                text("SELECT value FROM meta WHERE key = :key"), {"key": SEARCH_VERSION}
             ).scalar()
     except DBAPIError:  # no meta table: an empty database
         return 0
@@ -323,10 +324,10 @@ def _move_search_version_past(engine: Engine, seen: int) -> None:
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO meta (key, value) VALUES ('search_version', :value) "
+                "INSERT INTO meta (key, value) VALUES (:key, :value) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             ),
-            {"value": str(new)},
+            {"key": SEARCH_VERSION, "value": str(new)},
         )
 
 

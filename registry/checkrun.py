@@ -150,7 +150,6 @@ def run_checks(
     db_wait_seconds (the REGISTRY_DB_RETRY_SECONDS setting), then raises
     faults.DatabaseUnavailable.
     """
-    db_wait = db_wait_seconds
     with Session(engine) as session:
         entries = _entries(session, resource_id)
     lease = lock.acquire(engine, seconds=lock_seconds)
@@ -165,7 +164,7 @@ def run_checks(
         run_id = run.id
         assert run_id is not None
         try:
-            _work(session, lease, run_id, entries, settings, threshold, progress, db_wait)
+            _work(session, lease, run_id, entries, settings, threshold, progress, db_wait_seconds)
         except faults.DatabaseUnavailable:
             raise  # nothing can be written; the next run marks this one abandoned
         except BaseException as exc:
@@ -175,7 +174,9 @@ def run_checks(
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
             _mark_ended(session, run_id, RunStatus.ABANDONED if interrupted else RunStatus.FAILED)
             raise
-        return faults.retrying(partial(_complete, session, run_id), session, wait_seconds=db_wait)
+        return faults.retrying(
+            partial(_complete, session, run_id), session, wait_seconds=db_wait_seconds
+        )
 
 
 def _complete(session: Session, run_id: int) -> CheckRun:

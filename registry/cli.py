@@ -52,16 +52,10 @@ class _Registry(click.Group):
         try:
             return super().invoke(ctx)
         except DBAPIError as exc:
-            if faults.disk_full(exc):
-                raise click.ClickException(
-                    "the disk holding the database is full; free space, then try again."
-                ) from None
-            if faults.database_away(exc):
-                raise click.ClickException(
-                    f"cannot reach the database ({str(exc.orig).strip()}). Is it running, and "
-                    "does DATABASE_URL name it?"
-                ) from None
-            raise
+            message = faults.explain(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
 
 
 @click.group(cls=_Registry)
@@ -121,7 +115,7 @@ def serve(
                 f"Serving the registry on http://{host}:{port}/ with {workers} processes "
                 "(press Ctrl+C to stop). The nightly check runs in `registry scheduler`."
             )
-            server.serve_workers(host, port, workers=workers, threads=threads)
+            server.serve_workers(host, port, workers=workers, threads=threads, settings=overrides)
             return
         if app.config["REGISTRY_SCHEDULER"] and not no_scheduler:
             from registry.scheduler import start_background_scheduler

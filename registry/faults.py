@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -133,46 +133,66 @@ def _forget_signed_in_user() -> None:
     g._login_user = current_app.login_manager.anonymous_user()
 
 
-def _unavailable(error: DBAPIError):
-    """Answer 503 (database away) or 507 (disk full), saying that nothing was changed.
+def outage(error: DBAPIError) -> tuple[int, str, str] | None:
+    """Return (status, code, message) for a database outage or full disk; None for anything else.
 
     The request's transaction was never committed; closing the session at teardown rolls it back.
+    The rest of the request treats the visitor as signed out: who they are cannot be read now.
     """
     full = disk_full(error)
     if not full and not database_away(error):
-        raise error  # a fault of the registry itself: the ordinary 500
+        return None
+    _forget_signed_in_user()
     log.error("database %s during %s %s: %s", "disk full" if full else "unavailable",
               request.method, request.path, error.orig)  # fmt: skip
-    _forget_signed_in_user()
     if full:
-        status, code, title = 507, "database_disk_full", "The database's disk is full"
-        message = (
-            "The disk holding the registry's database is full, so nothing was changed. "
-            "An administrator must free space; then try again, sending any form again."
+        return (
+            507,
+            "database_disk_full",
+            (
+                "The disk holding the registry's database is full, so nothing was changed. "
+                "An administrator must free space; then try again, sending any form again."
+            ),
         )
-    else:
-        status, code, title = 503, "database_unavailable", "The database is unavailable"
-        message = (
+    return (
+        503,
+        "database_unavailable",
+        (
             "The registry's database is unavailable for a moment, so nothing was changed. "
             f"Try again in {RETRY_AFTER_SECONDS} seconds, sending any form again."
-        )
-    if request.path.startswith("/api/"):
-        response = jsonify({"error": {"code": code, "message": message}})
-    else:
-        # The page's navigation sees the anonymous user set above, so it asks the database nothing.
-        page = render_template("error.html", title=title, status=status, message=message)
-        response = current_app.make_response(page)
-    response.status_code = status
+        ),
+    )
+
+
+def explain(error: BaseException) -> str | None:
+    """Say in words, for a command's user, a database that is away or full; None otherwise."""
+    if disk_full(error):
+        return "the disk holding the database is full; free space, then try again."
+    if database_away(error):
+        orig = str(getattr(error, "orig", error)).strip()
+        return f"cannot reach the database ({orig}). Is it running, and does DATABASE_URL name it?"
+    return None
+
+
+def retry_later(response):
+    """Mark a 503/507 response: when to try again, and never to be cached."""
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def _unavailable_page(error: DBAPIError):
+    """Answer an outage with a page saying that nothing was changed (other errors: the 500)."""
+    found = outage(error)
+    if found is None:
+        raise error  # a fault of the registry itself: the ordinary 500
+    status, _code, message = found
+    title = "The database's disk is full" if status == 507 else "The database is unavailable"
+    # The page's navigation sees the anonymous user set above, so it asks the database nothing.
+    page = render_template("error.html", title=title, status=status, message=message)
+    return retry_later(current_app.make_response((page, status)))
+
+
 def init_app(app: Flask) -> None:
-    """Answer database outages with a clear 503, on the pages and under /api/ alike."""
-    app.register_error_handler(DBAPIError, _unavailable)
-    # A blueprint that answers every Exception itself (the API) would win over the app's handler,
-    # so it gets this one too, found first there since DBAPIError is nearer than Exception.
-    for name, handlers in list(app.error_handler_spec.items()):
-        if name is not None and Exception in handlers[None]:
-            handlers[None][DBAPIError] = _unavailable
+    """Answer database outages with a clear 503 page (the API answers them in JSON itself)."""
+    app.register_error_handler(DBAPIError, _unavailable_page)

@@ -87,12 +87,8 @@ def _database_fault(exc: Exception) -> str | None:
             "marks this one abandoned. Check that the database server is running, then run "
             "`registry check` again."
         )
-    if faults.disk_full(exc):
-        return "Not checking: the disk holding the database is full. Free space, then try again."
-    if faults.database_away(exc):
-        orig = getattr(exc, "orig", exc)
-        return f"Not checking: the database is unavailable ({orig}). Try again when it is back."
-    return None
+    explained = faults.explain(exc)
+    return f"Not checking: {explained}" if explained else None
 
 
 def _summary(run, seconds: float) -> None:

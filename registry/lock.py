@@ -57,18 +57,22 @@ def _pid_is_dead(pid: int) -> bool:
     return False
 
 
-def _left_by_dead_process(holder: str) -> bool:
-    """Tell whether holder was a process on this machine that no longer exists."""
+def _local_pid(holder: str) -> int | None:
+    """Return holder's process id when it ran on this machine, else None."""
     host, pid = _host_pid(holder)
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    return _pid_is_dead(int(pid))
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
+
+
+def _left_by_dead_process(holder: str) -> bool:
+    """Tell whether holder was another process on this machine that no longer exists."""
+    pid = _local_pid(holder)
+    return pid is not None and pid != os.getpid() and _pid_is_dead(pid)
 
 
 def _alive_here(holder: str) -> bool:
     """Tell whether holder is a process on this machine that is still running."""
-    host, pid = _host_pid(holder)
-    return host == socket.gethostname() and pid.isdigit() and not _pid_is_dead(int(pid))
+    pid = _local_pid(holder)
+    return pid is not None and not _pid_is_dead(pid)
 
 
 def _db_now(engine: Engine, plus_seconds: float = 0.0) -> ColumnElement:

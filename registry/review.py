@@ -46,6 +46,10 @@ class LifecycleError(ValueError):
     """An action the rules do not allow; its message says why, for the person who tried it."""
 
 
+class NotIndependent(LifecycleError):
+    """The reviewer suggested the entry, so the decision must be someone else's."""
+
+
 class EditConflict(LifecycleError):
     """Someone else changed the entry since this person opened it."""
 
@@ -117,7 +121,7 @@ def decide(
     if user.role not in (Role.REVIEWER, Role.ADMIN):
         raise LifecycleError("Only reviewers can record a decision.")
     if resource.suggested_by_id is not None and resource.suggested_by_id == user.id:
-        raise LifecycleError("You suggested this resource, so another reviewer must decide on it.")
+        raise NotIndependent("You suggested this resource, so another reviewer must decide on it.")
     if not rationale or not rationale.strip():
         raise LifecycleError("Give the rationale for the decision: clinicians will read it.")
     if decision == Decision.RECOMMENDED_WITH_CAUTIONS and not (cautions or "").strip():

@@ -87,7 +87,7 @@ def review_post(resource_id: int):
         )  # fmt: skip
     except LifecycleError as exc:
         db.rollback()
-        status = 403 if "another reviewer" in str(exc) else 400
+        status = 403 if isinstance(exc, review.NotIndependent) else 400
         return _review_page(
             resource, answers=answers, form=request.form, error=str(exc), status=status
         )

@@ -31,11 +31,13 @@ def serve_one_process(app: Flask, host: str, port: int, threads: int) -> None:
         raise ListenError(exc.errno, exc.strerror) from None
 
 
-def serve_workers(host: str, port: int, *, workers: int, threads: int) -> None:
+def serve_workers(
+    host: str, port: int, *, workers: int, threads: int, settings: dict | None = None
+) -> None:
     """Serve with gunicorn: a master process and `workers` processes of `threads` threads each.
 
-    Each worker builds its own app (and so its own database connections) after the fork; the
-    settings come from the environment, as for every other command.
+    Each worker builds its own app (and so its own database connections) after the fork, from
+    the environment and the command's own settings, as the master did.
     """
     import socket
 
@@ -69,7 +71,7 @@ def serve_workers(host: str, port: int, *, workers: int, threads: int) -> None:
         def load(self) -> Flask:
             from registry import create_app
 
-            app = create_app()
+            app = create_app(settings or None)
             _keep_out_of_gc()
             return app
 

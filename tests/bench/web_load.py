@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench.search_latency import WORDS, populate  # noqa: E402
-from tests.pgserver import PostgresServer  # noqa: E402
+from tests.pgserver import PostgresServer, free_port  # noqa: E402
 
 FILTERS = [
     {},
@@ -93,11 +92,10 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 120) -> None
         if process.poll() is not None:
             raise SystemExit(f"registry serve stopped:\n{process.stdout.read()}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                connection.request("GET", "/")
-                if connection.getresponse().status == 200:
-                    return
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection.request("GET", "/")
+            if connection.getresponse().status == 200:
+                return
         except OSError:
             time.sleep(0.2)
     raise SystemExit("registry serve did not come up")
@@ -129,7 +127,7 @@ def main() -> None:
         server.execute("VACUUM ANALYZE", database="registry")
         print(f"generated {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
 
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + os.urandom(8).hex()}
         web = subprocess.Popen(
             [sys.executable, "-m", "registry.cli", "serve", "--workers", str(args.workers),
@@ -194,12 +192,6 @@ def main() -> None:
             f"{percentile(ordered, 0.99):>8.1f}"
         )
     print(f"errors: {sum(errors.values())} of {total:,} requests {errors or ''}".rstrip())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -21,14 +21,9 @@ from registry import accounts
 from registry.db import get_engine, utcnow
 from registry.models import Meta
 from registry.scheduler import SINCE_KEY
+from tests.pgserver import free_port
 
 PASSWORD = "correct horse battery staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until(predicate, timeout: float, what: str):
@@ -115,7 +110,7 @@ def test_two_web_processes_and_two_schedulers_make_exactly_one_check_run(
         )
         session.commit()
 
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     webs = [
         processes(cli_env, "serve", "--workers", "2", "--no-seed", "--port", str(port))
         for port in ports
