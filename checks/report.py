@@ -33,6 +33,8 @@ class Privacy:
     policy_url: str | None = None
     detail: str = ""
     fingerprint: str | None = None  # sha256 of the normalised policy text, to spot a change
+    # The policy's normalised main text (not in the JSON report): kept to show what changed.
+    text: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Report:
             "verdict": self.verdict,
             "liveness": asdict(self.liveness),
             "https": asdict(self.https),
-            "privacy": asdict(self.privacy),
+            "privacy": {k: v for k, v in asdict(self.privacy).items() if k != "text"},
         }
 
 

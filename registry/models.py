@@ -72,6 +72,8 @@ class Resource(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     review_due: date | None = None
     suggested_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    # Who suggested it when no account did: "seed data" (the decision is anyone's but theirs).
+    suggested_by_label: str | None = Field(default=None, max_length=100)
 
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, default=1))
     created_at: datetime = _timestamp()
@@ -161,6 +163,16 @@ class CheckResult(SQLModel, table=True):
     privacy_status: str = Field(max_length=20)
     policy_fingerprint: str | None = Field(default=None, max_length=64)
     report: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class PolicyText(SQLModel, table=True):
+    """A privacy policy's main text, kept once per fingerprint, to show reviewers what changed."""
+
+    __tablename__ = "policy_text"
+
+    fingerprint: str = Field(sa_column=Column(String(64), primary_key=True))
+    text: str = Field(sa_type=Text)
+    first_seen_at: datetime = _timestamp()
 
 
 class ProblemReport(SQLModel, table=True):
