@@ -24,7 +24,9 @@ def _check(app: Flask, resource_id: int) -> None:
             url = resource.url
         report = checks.check_url(url, settings=checks.CheckSettings.from_env())
         with Session(engine) as session:
-            session.add(checkrun.result_row(report.to_dict(), resource_id=resource_id, run_id=None))
+            result = checkrun.result_row(report.to_dict(), resource_id=resource_id, run_id=None)
+            checkrun.keep_policy_text(session, result.policy_fingerprint, report.privacy.text)
+            session.add(result)
             session.commit()
 
 

@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 
 import checks
 from checks import net
-from registry import faults, lock, transitions
+from registry import faults, lock, review, transitions
 from registry.db import utcnow
-from registry.models import CheckResult, CheckRun, Resource
-from registry.vocab import RunStatus, State
+from registry.models import CheckResult, CheckRun, PolicyText, Resource
+from registry.vocab import RunStatus, State, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,13 @@ class NoSuchEntry(LookupError):
     """`--resource` named an entry that is not in the registry."""
 
 
-def _check(url: str, settings: checks.CheckSettings, limiter: net.Limiter) -> dict[str, Any]:
-    """Check one URL; a checker bug becomes an `unreachable` report, never a lost entry."""
+def _check(
+    url: str, settings: checks.CheckSettings, limiter: net.Limiter
+) -> tuple[dict[str, Any], str | None]:
+    """Check one URL; return its report and policy text (a checker bug: a failing report)."""
     try:
-        return checks.check_url(url, settings=settings, limiter=limiter).to_dict()
+        report = checks.check_url(url, settings=settings, limiter=limiter)
+        return report.to_dict(), report.privacy.text
     except Exception as exc:  # check_url catches its own; this is the last line of defence
         log.exception("checking %s failed", url)
         detail = f"the checker failed: {type(exc).__name__}: {exc}"
@@ -46,7 +49,7 @@ def _check(url: str, settings: checks.CheckSettings, limiter: net.Limiter) -> di
             "liveness": {"status": "unreachable", "detail": detail},
             "https": {"status": "tls_error", "detail": "not checked"},
             "privacy": {"status": "not_checked", "detail": "not checked", "fingerprint": None},
-        }
+        }, None
 
 
 def abandon_stale_runs(session: Session) -> int:
@@ -93,8 +96,22 @@ def result_row(report: dict[str, Any], *, resource_id: int, run_id: int | None) 
     )
 
 
+def keep_policy_text(session: Session, fingerprint: str | None, text: str | None) -> None:
+    """Keep a policy's text once per fingerprint, so reviewers can be shown what changed."""
+    if fingerprint is None or session.get(PolicyText, fingerprint) is not None:
+        return
+    session.add(PolicyText(fingerprint=fingerprint, text=text or ""))
+    session.flush()
+
+
 def store_result(
-    session: Session, run_id: int, resource_id: int, report: dict[str, Any], *, threshold: int
+    session: Session,
+    run_id: int,
+    resource_id: int,
+    report: dict[str, Any],
+    *,
+    threshold: int,
+    policy_text: str | None = None,
 ) -> CheckResult | None:
     """Commit one entry's result, any change of state it causes, and the run's tally, together."""
     for attempt in (1, 2):
@@ -103,6 +120,7 @@ def store_result(
             if resource is None:  # removed while the run went on
                 return None
             result = result_row(report, resource_id=resource_id, run_id=run_id)
+            keep_policy_text(session, result.policy_fingerprint, policy_text)
             session.add(result)
             session.flush()
             transitions.apply(session, resource, result, threshold=threshold)
@@ -150,6 +168,8 @@ def run_checks(
     db_wait_seconds (the REGISTRY_DB_RETRY_SECONDS setting), then raises
     faults.DatabaseUnavailable.
     """
+    if resource_id is not None:
+        trigger = Trigger.RESOURCE.value  # one entry by hand: not a night of the streak
     with Session(engine) as session:
         entries = _entries(session, resource_id)
     lease = lock.acquire(engine, seconds=lock_seconds)
@@ -164,6 +184,8 @@ def run_checks(
         run_id = run.id
         assert run_id is not None
         try:
+            # Under the lock, so two processes starting runs cannot both raise an expired review.
+            faults.retrying(partial(_raise_expired, session), session, wait_seconds=db_wait_seconds)
             _work(session, lease, run_id, entries, settings, threshold, progress, db_wait_seconds)
         except faults.DatabaseUnavailable:
             raise  # nothing can be written; the next run marks this one abandoned
@@ -177,6 +199,12 @@ def run_checks(
         return faults.retrying(
             partial(_complete, session, run_id), session, wait_seconds=db_wait_seconds
         )
+
+
+def _raise_expired(session: Session) -> None:
+    """Send every decided entry whose review is past its date back to reviewers."""
+    review.raise_expired_reviews(session)
+    session.commit()
 
 
 def _complete(session: Session, run_id: int) -> CheckRun:
@@ -232,9 +260,13 @@ def _work(
             finished, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
             for future in finished:
                 rid, name = futures[future]
-                report = future.result()  # kept here, in memory, while the database is away
+                # Kept here, in memory, while the database is away.
+                report, text = future.result()
                 try:
-                    store = partial(store_result, session, run_id, rid, report, threshold=threshold)
+                    store = partial(
+                        store_result, session, run_id, rid, report,
+                        threshold=threshold, policy_text=text,
+                    )  # fmt: skip
                     result = faults.retrying(store, session, wait_seconds=db_wait)
                 except DBAPIError as exc:
                     if not faults.disk_full(exc):

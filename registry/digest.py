@@ -11,13 +11,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from registry import status, transitions
+from registry import review, status, transitions
 from registry.db import aware, utcnow
 from registry.models import AuditEvent, CheckResult, CheckRun, Resource, User
 from registry.vocab import Role
 
 log = logging.getLogger(__name__)
 _RANK = {"pass": 0, "warn": 1, "fail": 2}
+# Who sends entries back during a run: its checks, and the expiry of reviews.
+RAISED_BY = (transitions.ACTOR, review.EXPIRY_ACTOR)
 
 
 @dataclass
@@ -57,19 +59,25 @@ def entry_link(base_url: str, resource_id: int) -> str:
 
 
 def collect(session: Session, run: CheckRun, *, base_url: str) -> Digest:
-    """Compare each result of the run with the entry's result before it."""
+    """List what the run sent back to reviewers, then compare each result with the one before."""
     digest = Digest(run=run)
     finished = aware(run.finished_at) if run.finished_at else utcnow()
     raised = session.exec(
-        select(AuditEvent).where(
+        select(AuditEvent, Resource.name)
+        .join(Resource, Resource.id == AuditEvent.entity_id)  # type: ignore[arg-type]
+        .where(
             AuditEvent.entity == "resource",
-            AuditEvent.actor_label == transitions.ACTOR,
+            AuditEvent.actor_label.in_(RAISED_BY),  # type: ignore[union-attr]
             AuditEvent.action == "state_changed",
             AuditEvent.at >= run.started_at,
             AuditEvent.at <= finished,
         )
+        .order_by(Resource.name, AuditEvent.id)
     ).all()
-    reasons = {event.entity_id: event.reason or "" for event in raised}
+    for event, name in raised:
+        link = entry_link(base_url, event.entity_id)
+        digest.raised.append(Item(event.entity_id, name, link, event.reason or ""))
+    raised_ids = {item.resource_id for item in digest.raised}
     rows = session.exec(
         select(CheckResult, Resource.name)
         .join(Resource, Resource.id == CheckResult.resource_id)  # type: ignore[arg-type]
@@ -77,10 +85,9 @@ def collect(session: Session, run: CheckRun, *, base_url: str) -> Digest:
         .order_by(Resource.name)
     ).all()
     for result, name in rows:
-        link = entry_link(base_url, result.resource_id)
-        if result.resource_id in reasons:
-            digest.raised.append(Item(result.resource_id, name, link, reasons[result.resource_id]))
+        if result.resource_id in raised_ids:
             continue
+        link = entry_link(base_url, result.resource_id)
         before = session.exec(
             select(CheckResult.verdict)
             .where(CheckResult.resource_id == result.resource_id, CheckResult.id < result.id)

@@ -288,8 +288,11 @@ def resolve_report(
     )
 
 
+EXPIRY_ACTOR = "review expiry"
+
+
 def raise_expired_reviews(session: Session, *, today: date | None = None) -> list[Resource]:
-    """Raise every decided entry whose review has expired; return them."""
+    """Raise every decided entry whose review has expired; return them (the check job calls it)."""
     today = today or utcnow().date()
     expired = session.exec(
         select(Resource).where(
@@ -299,10 +302,11 @@ def raise_expired_reviews(session: Session, *, today: date | None = None) -> lis
         )
     ).all()
     for resource in expired:
+        due = resource.review_due
         change_state(
             session, resource, State.NEEDS_REREVIEW,
-            reason=f"the review expired on {resource.review_due.isoformat()}",
-            actor_label="review expiry",
+            reason=f"Its review expired on {due.day} {due:%B %Y} ({due.isoformat()}).",
+            actor_label=EXPIRY_ACTOR,
         )  # fmt: skip
     return list(expired)
 

@@ -19,13 +19,13 @@ from registry.config import SettingError
 from registry.db import aware, get_engine, utcnow
 from registry.lock import LockHeld
 from registry.models import CheckRun, Meta
-from registry.vocab import RunStatus
+from registry.vocab import FULL_RUN_TRIGGERS, RunStatus
 
 log = logging.getLogger(__name__)
 
 # Runs that count as "the registry was checked": whole runs that completed. One killed midway
 # does not count, so the scheduler, restarted, runs again.
-WHOLE_RUN_TRIGGERS = ("scheduled", "catch-up", "manual")
+WHOLE_RUN_TRIGGERS = tuple(sorted(FULL_RUN_TRIGGERS))
 SINCE_KEY = "check_schedule_since"
 
 

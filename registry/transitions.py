@@ -1,26 +1,37 @@
 """The rules that send a decided entry back to reviewers when its checks go bad."""
 
+import functools
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
+from publicsuffixlist import PublicSuffixList
 from sqlmodel import Session, select
 
 from registry import review
-from registry.models import CheckResult, Resource
-from registry.vocab import State
+from registry.models import CheckResult, CheckRun, PolicyText, Resource
+from registry.vocab import FULL_RUN_TRIGGERS, State
 
 ACTOR = "nightly check"
 DECIDED = frozenset(state.value for state in review.DECIDED)
-# Second-level labels under which a name is registered one level down (nhs.uk, mind.org.uk).
-_SECOND_LEVEL = frozenset(
-    {"ac", "co", "com", "gov", "ltd", "me", "net", "nhs", "org", "plc", "sch"}
-)
 _POLICY_GONE = frozenset({"missing", "unreachable"})
 _POLICY_KNOWN = frozenset({"found", *_POLICY_GONE})
+# "www." (and www2., www3.) names the same site as the name without it.
+_WWW = re.compile(r"^www\d*\.")
+
+
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    # The list shipped inside the package: nothing is fetched at run time.
+    return PublicSuffixList()
 
 
 def site_of(url: str | None) -> str:
-    """Return the registered domain of a URL ('www.mind.org.uk' -> 'mind.org.uk')."""
+    """Return the site a URL belongs to: its registrable domain by the Public Suffix List.
+
+    'www.mind.org.uk' -> 'mind.org.uk'; 'www.nhs.uk' -> 'nhs.uk' (itself a public suffix, so
+    the name is the site); 'a.github.io' and 'b.github.io' are two sites.
+    """
     host = (urlsplit(url or "").hostname or "").rstrip(".").lower()
     try:
         ipaddress.ip_address(host)
@@ -28,12 +39,12 @@ def site_of(url: str | None) -> str:
         pass
     else:
         return host
-    labels = host.split(".")
-    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
-    return ".".join(labels[-keep:])
+    if host.count(".") >= 2:
+        host = _WWW.sub("", host)
+    return _suffixes().privatesuffix(host) or host
 
 
-def _earlier(session: Session, result: CheckResult):
+def _earlier(result: CheckResult):
     """Return a statement for the entry's results before this one, newest first."""
     return (
         select(CheckResult)
@@ -43,8 +54,19 @@ def _earlier(session: Session, result: CheckResult):
 
 
 def failure_streak(session: Session, resource: Resource, *, limit: int) -> int:
-    """Count the entry's latest results that failed in a row (up to limit), since its decision."""
-    query = select(CheckResult.verdict).where(CheckResult.resource_id == resource.id)
+    """Count the nights in a row (up to limit) the entry's checks failed, since its decision.
+
+    Only whole runs count (the schedule, or `registry check` over the whole registry): a hand
+    check of one entry or the background check of a suggestion informs, but is not a night.
+    """
+    query = (
+        select(CheckResult.verdict)
+        .join(CheckRun, CheckRun.id == CheckResult.run_id)  # type: ignore[arg-type]
+        .where(
+            CheckResult.resource_id == resource.id,
+            CheckRun.trigger.in_(FULL_RUN_TRIGGERS),  # type: ignore[attr-defined]
+        )
+    )
     # A reviewer who decides again while the site still fails starts the count afresh.
     standing = review.latest_review(session, resource.id)
     if standing is not None:
@@ -62,6 +84,51 @@ def failure_streak(session: Session, resource: Resource, *, limit: int) -> int:
     return streak
 
 
+def _moved(session: Session, resource: Resource, result: CheckResult) -> str | None:
+    """Say where the entry moved, if its address now leads to another site than its own."""
+    own, now = site_of(resource.url), site_of(result.final_url or result.url)
+    if not own or not now or own == now:
+        return None
+    # Told once: not again if the reviewer decided knowing it (or the last check showed it).
+    standing = review.latest_review(session, resource.id)
+    seen_id = standing.check_result_id if standing is not None else None
+    if seen_id is not None:
+        seen = session.get(CheckResult, seen_id)
+    else:
+        seen = session.exec(_earlier(result).limit(1)).first()
+    if seen is not None and site_of(seen.final_url or seen.url) == now:
+        return None
+    return f"it moved to another site: {own} now leads to {result.final_url}"
+
+
+def _policy_reason(session: Session, result: CheckResult) -> str | None:
+    """Say how the privacy policy went bad since the last check that knew, if it did."""
+    if result.privacy_status not in _POLICY_KNOWN:
+        return None  # not checked this time: nothing to compare
+    known = session.exec(
+        _earlier(result)
+        .where(CheckResult.privacy_status.in_(_POLICY_KNOWN))  # type: ignore[attr-defined]
+        .limit(1)
+    ).first()
+    if known is None or known.privacy_status != "found":
+        return None
+    if result.privacy_status in _POLICY_GONE:
+        return f"its privacy policy disappeared ({result.privacy_status})"
+    if result.policy_fingerprint is None:
+        return None  # the policy's text was not read whole this time: not compared
+    # Compared with the last policy text the registry kept: a fingerprint of an older kind (or
+    # of a read cut short) is never compared, so a change of method raises nothing.
+    before = session.exec(
+        _earlier(result)
+        .join(PolicyText, PolicyText.fingerprint == CheckResult.policy_fingerprint)  # type: ignore[arg-type]
+        .where(CheckResult.privacy_status == "found")
+        .limit(1)
+    ).first()
+    if before is not None and before.policy_fingerprint != result.policy_fingerprint:
+        return "its privacy policy changed"
+    return None
+
+
 def reasons_to_raise(
     session: Session, resource: Resource, result: CheckResult, *, threshold: int
 ) -> list[str]:
@@ -69,29 +136,10 @@ def reasons_to_raise(
     reasons = []
     streak = failure_streak(session, resource, limit=threshold)
     if streak >= threshold:
-        reasons.append(f"its checks failed on {streak} runs in a row ({result.liveness_status})")
-
-    previous = session.exec(_earlier(session, result).limit(1)).first()
-    before = site_of(previous.final_url or previous.url) if previous else site_of(resource.url)
-    now = site_of(result.final_url or result.url)
-    if before and now and before != now:
-        reasons.append(f"it moved to another domain: {before} now leads to {result.final_url}")
-
-    if result.privacy_status in _POLICY_KNOWN:
-        known = session.exec(
-            _earlier(session, result)
-            .where(CheckResult.privacy_status.in_(_POLICY_KNOWN))  # type: ignore[attr-defined]
-            .limit(1)
-        ).first()
-        if known is not None and known.privacy_status == "found":
-            if result.privacy_status in _POLICY_GONE:
-                reasons.append(f"its privacy policy disappeared ({result.privacy_status})")
-            elif (
-                known.policy_fingerprint
-                and result.policy_fingerprint
-                and known.policy_fingerprint != result.policy_fingerprint
-            ):
-                reasons.append("its privacy policy changed")
+        reasons.append(f"its checks failed on {streak} nights in a row ({result.liveness_status})")
+    for reason in (_moved(session, resource, result), _policy_reason(session, result)):
+        if reason:
+            reasons.append(reason)
     return reasons
 
 

@@ -70,6 +70,21 @@ class ReportStatus(StrEnum):
     DISMISSED = "dismissed"
 
 
+class Trigger(StrEnum):
+    """What started a check run."""
+
+    SCHEDULED = "scheduled"
+    CATCH_UP = "catch-up"
+    MANUAL = "manual"  # `registry check` over the whole registry
+    RESOURCE = "resource"  # `registry check --resource ID`
+
+
+# Runs over the whole registry: the nights that count toward a failure streak.
+FULL_RUN_TRIGGERS = frozenset(
+    {Trigger.SCHEDULED.value, Trigger.CATCH_UP.value, Trigger.MANUAL.value}
+)
+
+
 class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"

@@ -70,7 +70,7 @@ def test_a_recommended_entry_failing_three_runs_in_a_row_goes_back_to_reviewers(
     [event] = registry.audit_of(resource_id)
     assert event.actor_label == "nightly check" and event.actor_id is None
     assert event.changes == {"state": ["recommended", "needs_rereview"]}
-    assert "failed on 3 runs in a row" in event.reason
+    assert "failed on 3 nights in a row" in event.reason
     assert aware(third.started_at) <= aware(event.at) <= aware(third.finished_at)
 
 
@@ -118,7 +118,7 @@ def test_a_site_that_moves_to_another_domain_goes_back_to_reviewers(sites, regis
     assert registry.results_of(resource_id)[-1].verdict == "pass"
     assert registry.state_of(resource_id) == "needs_rereview"
     [event] = registry.audit_of(resource_id)
-    assert "another domain" in event.reason and sites.new_home("alpha") in event.reason
+    assert "another site" in event.reason and sites.new_home("alpha") in event.reason
 
     run()  # the new home is where it lives now: nothing new to tell
     assert len(registry.audit_of(resource_id)) == 1

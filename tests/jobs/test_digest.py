@@ -52,7 +52,7 @@ def test_reviewers_get_one_email_listing_what_went_bad_and_what_recovered(
         text.split("Went bad (1)")[1].split("Recovered (1)")[0],
         text.split("Recovered (1)")[1],
     )
-    assert "Moves House: It moved to another domain" in sent_back and link(moves) in sent_back
+    assert "Moves House: It moved to another site" in sent_back and link(moves) in sent_back
     assert "Falls Over: fails: Not working: the site answers with an error (HTTP 410)" in went_bad
     assert link(falls) in went_bad
     assert "Mends <Itself> & Co: passes again" in recovered and link(mends) in recovered
