@@ -8,8 +8,8 @@ from collections import Counter
 
 import click
 
-from checks.report import Report
-from checks.run import iter_check_urls, url_problem
+from checks.report import Report, Store
+from checks.run import Target, iter_check_targets, url_problem
 from checks.settings import CheckSettings, SettingsError
 
 
@@ -17,13 +17,91 @@ class BadSetting(click.ClickException):
     exit_code = 2
 
 
-def _read_urls(urls: tuple[str, ...], source) -> list[str]:
-    found = list(urls)
-    if source is not None:
-        for line in source:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                found.append(line)
+class BadInput(click.UsageError):
+    """A line of --from (or an argument) the checker cannot use; exit status 2."""
+
+
+KEYS = ("url", "ios_url", "android_url", "phone_numbers")
+EXAMPLE = '{"url": "https://example.org/", "ios_url": "https://apps.apple.com/app/id1"}'
+
+
+def _url_problem(value: object, key: str) -> str | None:
+    """Say what is wrong with one URL of a line, or None when it is fine."""
+    if not isinstance(value, str):
+        return f'"{key}" must be a string, e.g. "https://example.org/"'
+    problem = url_problem(value)
+    if problem:
+        return f"cannot check {key} {value!r}: {problem} (e.g. https://example.org/)"
+    return None
+
+
+def _target_of_object(line: str) -> Target:
+    """Build a Target from a JSON-object line, or raise ValueError saying what to fix."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not valid JSON ({exc.msg} at column {exc.colno}); write one object a line, "
+            f"such as {EXAMPLE}"
+        ) from None
+    if not isinstance(entry, dict):
+        raise ValueError(f"give a JSON object, such as {EXAMPLE}")
+    unknown = sorted(set(entry) - set(KEYS))
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}; a line may have {', '.join(KEYS)}")
+    if "url" not in entry or not isinstance(entry["url"], str):
+        raise ValueError(f'give the entry\'s address as "url", a string, such as {EXAMPLE}')
+    for key in KEYS[:3]:
+        if key == "url" or entry.get(key) is not None:
+            problem = _url_problem(entry[key], key)
+            if problem:
+                raise ValueError(problem)
+    numbers = entry.get("phone_numbers")
+    numbers = [] if numbers is None else numbers
+    if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+        raise ValueError('"phone_numbers" must be a list of strings, such as ["116 123"]')
+    return Target(
+        entry["url"],
+        ios_url=entry.get("ios_url"),
+        android_url=entry.get("android_url"),
+        phone_numbers=tuple(numbers),
+    )
+
+
+def _target_of_line(line: str) -> Target:
+    """Build a Target from a line: a JSON object, or a plain URL."""
+    if line.startswith("{"):
+        return _target_of_object(line)
+    problem = url_problem(line)
+    if problem:
+        raise ValueError(f"cannot check {line!r}: {problem} (e.g. https://example.org/)")
+    return Target(line)
+
+
+def _read_targets(urls: tuple[str, ...], source) -> list[Target]:
+    """Read targets from the arguments, then from the lines of source; bad input exits 2."""
+    found = []
+    for url in urls:
+        problem = url_problem(url)
+        if problem:
+            raise BadInput(f"cannot check {url!r}: {problem} (e.g. https://example.org/)")
+        found.append(Target(url))
+    if source is None:
+        return found
+    name = getattr(source, "name", "-")
+    name = "standard input" if name in ("-", "<stdin>") or not isinstance(name, str) else name
+    try:
+        lines = source.read().split("\n")  # as an editor numbers them, not str.splitlines
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{name} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            found.append(_target_of_line(line))
+        except ValueError as exc:
+            raise BadInput(f"line {number} of {name}: {exc}") from None
     return found
 
 
@@ -48,10 +126,21 @@ def _describe(report: Report) -> str:
         sec_bits.append(f"certificate valid {hs.cert_days_left} more days")
     sec = f"https: {hs.status}" + (f" ({', '.join(sec_bits)})" if sec_bits else "")
     priv = f"privacy: {pv.status}" + (f" {pv.policy_url}" if pv.policy_url else "")
+    parts = [(live, lv.detail), (sec, hs.detail), (priv, pv.detail)]
+    parts += [(_describe_store(store), store.detail) for store in report.stores]
     lines = [head]
-    for text, detail in ((live, lv.detail), (sec, hs.detail), (priv, pv.detail)):
+    for text, detail in parts:
         lines.append(f"      {text}" + (f" - {detail}" if detail else ""))
     return "\n".join(lines)
+
+
+def _describe_store(store: Store) -> str:
+    bits = [f"HTTP {store.http_status}"] if store.http_status else []
+    if store.version:
+        bits.append(f"version {store.version}")
+    if store.last_updated:
+        bits.append(f"updated {store.last_updated}")
+    return f"{store.store}: {store.status} {store.url}" + (f" ({', '.join(bits)})" if bits else "")
 
 
 @click.command("check-url")
@@ -61,11 +150,16 @@ def _describe(report: Report) -> str:
     "--from",
     "source",
     type=click.File("r", encoding="utf-8-sig"),
-    help="Read URLs from FILE, one a line ('-' for standard input).",
+    help="Read URLs from FILE, one a line, or entries as JSON objects ('-' for standard input).",
 )
 @click.pass_context
 def check_url(ctx: click.Context, urls: tuple[str, ...], as_json: bool, source) -> None:
-    """Check URLs for liveness, HTTPS and a privacy policy, without the database.
+    """Check URLs for liveness, HTTPS, a privacy policy and store listings, without the database.
+
+    \b
+    A line of --from FILE is a URL, or a JSON object describing an entry:
+    {"url": "...", "ios_url": "...", "android_url": "...", "phone_numbers": ["116 123"]}
+    (only url required). Lines starting with # are comments.
 
     Exit status: 0 when every URL passed, 1 when any did not, 2 for bad usage.
     """
@@ -73,16 +167,12 @@ def check_url(ctx: click.Context, urls: tuple[str, ...], as_json: bool, source) 
         settings = CheckSettings.from_env()
     except SettingsError as exc:
         raise BadSetting(str(exc)) from None
-    targets = _read_urls(urls, source)
+    targets = _read_targets(urls, source)
     if not targets:
         raise click.UsageError("give at least one URL, or --from FILE ('-' for standard input)")
-    for url in targets:
-        problem = url_problem(url)
-        if problem:
-            raise click.UsageError(f"cannot check {url!r}: {problem} (e.g. https://example.org/)")
     started = time.monotonic()
     verdicts: Counter[str] = Counter()
-    for report in iter_check_urls(targets, settings=settings):
+    for report in iter_check_targets(targets, settings=settings):
         verdicts[report.verdict] += 1
         out = json.dumps(report.to_dict(), ensure_ascii=False) if as_json else _describe(report)
         click.echo(out)

@@ -1,12 +1,14 @@
-"""The report of one URL's checks, shaped as the contract in DESIGN.md gives it."""
+"""The report of one entry's checks, shaped as the contract in DESIGN.md gives it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 LIVENESS = ("up", "down", "unreachable", "blocked", "parked", "soft_404")
 HTTPS = ("ok", "no_https", "cert_expired", "cert_untrusted", "hostname_mismatch", "tls_error")
 PRIVACY = ("found", "missing", "unreachable", "not_checked")
+STORES = ("listed", "removed", "unreachable", "blocked")
 
 
 @dataclass
@@ -38,6 +40,17 @@ class Privacy:
 
 
 @dataclass
+class Store:
+    store: str  # app_store or google_play
+    url: str
+    status: str
+    http_status: int | None = None
+    last_updated: str | None = None  # ISO date of the current version, when the store says
+    version: str | None = None
+    detail: str = ""
+
+
+@dataclass
 class Report:
     url: str
     final_url: str
@@ -46,6 +59,7 @@ class Report:
     liveness: Liveness
     https: Https
     privacy: Privacy = field(default_factory=lambda: Privacy("not_checked"))
+    stores: list[Store] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -61,15 +75,26 @@ class Report:
             "liveness": asdict(self.liveness),
             "https": asdict(self.https),
             "privacy": {k: v for k, v in asdict(self.privacy).items() if k != "text"},
+            "stores": [asdict(s) for s in self.stores],
         }
 
 
-def verdict(liveness: Liveness, https: Https, privacy: Privacy, *, cert_warn_days: int) -> str:
-    """Decide pass, warn or fail from the three checks."""
+def verdict(
+    liveness: Liveness,
+    https: Https,
+    privacy: Privacy,
+    *,
+    cert_warn_days: int,
+    stores: Sequence[Store] = (),
+) -> str:
+    """Decide pass, warn or fail from the page's three checks and its store listings."""
     if liveness.status not in ("up", "blocked") or https.status != "ok":
+        return "fail"
+    if any(s.status == "removed" for s in stores):
         return "fail"
     if (
         liveness.status == "up"
+        and all(s.status == "listed" for s in stores)
         and privacy.status == "found"
         and https.redirects_http_to_https is not False
         and (https.cert_days_left is None or https.cert_days_left >= cert_warn_days)

@@ -21,8 +21,10 @@ def _check(app: Flask, resource_id: int) -> None:
             resource = session.get(Resource, resource_id)
             if resource is None:
                 return
-            url = resource.url
-        report = checks.check_url(url, settings=checks.CheckSettings.from_env())
+            target = checks.Target(
+                resource.url, ios_url=resource.ios_url, android_url=resource.android_url
+            )
+        report = checks.check_target(target, settings=checks.CheckSettings.from_env())
         with Session(engine) as session:
             result = checkrun.result_row(report.to_dict(), resource_id=resource_id, run_id=None)
             checkrun.keep_policy_text(session, result.policy_fingerprint, report.privacy.text)

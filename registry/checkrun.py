@@ -4,7 +4,6 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Any
 
@@ -15,7 +14,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 import checks
-from checks import net
 from registry import faults, lock, review, transitions
 from registry.db import utcnow
 from registry.models import CheckResult, CheckRun, PolicyText, Resource
@@ -29,27 +27,6 @@ Progress = Callable[[int, int, str, str], None]
 
 class NoSuchEntry(LookupError):
     """`--resource` named an entry that is not in the registry."""
-
-
-def _check(
-    url: str, settings: checks.CheckSettings, limiter: net.Limiter
-) -> tuple[dict[str, Any], str | None]:
-    """Check one URL; return its report and policy text (a checker bug: a failing report)."""
-    try:
-        report = checks.check_url(url, settings=settings, limiter=limiter)
-        return report.to_dict(), report.privacy.text
-    except Exception as exc:  # check_url catches its own; this is the last line of defence
-        log.exception("checking %s failed", url)
-        detail = f"the checker failed: {type(exc).__name__}: {exc}"
-        return {
-            "url": url,
-            "final_url": url,
-            "checked_at": utcnow().isoformat(timespec="seconds"),
-            "verdict": "fail",
-            "liveness": {"status": "unreachable", "detail": detail},
-            "https": {"status": "tls_error", "detail": "not checked"},
-            "privacy": {"status": "not_checked", "detail": "not checked", "fingerprint": None},
-        }, None
 
 
 def abandon_stale_runs(session: Session) -> int:
@@ -66,16 +43,24 @@ def abandon_stale_runs(session: Session) -> int:
     return len(stale)
 
 
-def _entries(session: Session, resource_id: int | None) -> list[tuple[int, str, str]]:
-    query = select(Resource.id, Resource.name, Resource.url).order_by(Resource.id)
+Entry = tuple[int, str, checks.Target]  # id, name, what to check
+
+
+def _entries(session: Session, resource_id: int | None) -> list[Entry]:
+    query = select(
+        Resource.id, Resource.name, Resource.url, Resource.ios_url, Resource.android_url
+    ).order_by(Resource.id)
     if resource_id is None:
         query = query.where(Resource.state != State.RETIRED.value)
     else:
         query = query.where(Resource.id == resource_id)
-    rows = [tuple(row) for row in session.exec(query).all()]
+    rows = [
+        (rid, name, checks.Target(url, ios_url=ios, android_url=android))
+        for rid, name, url, ios, android in session.exec(query).all()
+    ]
     if resource_id is not None and not rows:
         raise NoSuchEntry(f"there is no entry with id {resource_id}; the entry pages show ids")
-    return rows  # type: ignore[return-value]
+    return rows
 
 
 def result_row(report: dict[str, Any], *, resource_id: int, run_id: int | None) -> CheckResult:
@@ -236,7 +221,7 @@ def _work(
     session: Session,
     lease: lock.Lease,
     run_id: int,
-    entries: list[tuple[int, str, str]],
+    entries: list[Entry],
     settings: checks.CheckSettings,
     threshold: int,
     progress: Progress | None,
@@ -247,40 +232,47 @@ def _work(
         progress(0, total, "", "")
     if not entries:
         return
-    limiter = net.Limiter(settings.max_concurrency, settings.max_per_host)
-    pool = ThreadPoolExecutor(min(settings.max_concurrency, total), thread_name_prefix="check")
-    try:
-        futures: dict[Future, tuple[int, str]] = {
-            pool.submit(_check, url, settings, limiter): (rid, name) for rid, name, url in entries
-        }
-        pending = set(futures)
+    # The checker's own scheduler, as `registry check-url` uses: work queued per host, each
+    # check's deadline starting when its first request may go, not when the run starts.
+    with checks.CheckBatch([target for _, _, target in entries], settings=settings) as batch:
         # Wake at least this often to keep the lock fresh, even while every check is slow.
         heartbeat = max(min(lease.seconds / 4, 60.0), 0.05)
-        while pending:
-            finished, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
-            for future in finished:
-                rid, name = futures[future]
-                # Kept here, in memory, while the database is away.
-                report, text = future.result()
-                try:
-                    store = partial(
-                        store_result, session, run_id, rid, report,
-                        threshold=threshold, policy_text=text,
-                    )  # fmt: skip
-                    result = faults.retrying(store, session, wait_seconds=db_wait)
-                except DBAPIError as exc:
-                    if not faults.disk_full(exc):
-                        raise
-                    raise faults.DiskFull(
-                        f"the disk holding the database is full: {done} of {total} results were "
-                        "saved before it filled"
-                    ) from exc
+        while not batch.done:
+            for index, report in batch.wait(timeout=heartbeat):
+                rid, name, _target = entries[index]
+                _store(session, run_id, rid, report, threshold, db_wait, saved=done, total=total)
                 done += 1
                 if progress:
-                    progress(done, total, name, result.verdict if result else "gone")
+                    progress(done, total, name, report.verdict)
             faults.retrying(lease.refresh, None, wait_seconds=db_wait)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _store(
+    session: Session,
+    run_id: int,
+    resource_id: int,
+    report: checks.Report,
+    threshold: int,
+    db_wait: float,
+    *,
+    saved: int,
+    total: int,
+) -> None:
+    """Store one report, trying again while the database is away; say so if its disk is full."""
+    # The report is held here, in memory, while the database is away.
+    store = partial(
+        store_result, session, run_id, resource_id, report.to_dict(),
+        threshold=threshold, policy_text=report.privacy.text,
+    )  # fmt: skip
+    try:
+        faults.retrying(store, session, wait_seconds=db_wait)
+    except DBAPIError as exc:
+        if not faults.disk_full(exc):
+            raise
+        raise faults.DiskFull(
+            f"the disk holding the database is full: {saved} of {total} results were "
+            "saved before it filled"
+        ) from exc
 
 
 # What the pages need: the latest result, the history, and the result said in words.

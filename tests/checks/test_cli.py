@@ -11,7 +11,19 @@ from click.testing import CliRunner
 from checks.cli import check_url
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONTRACT_KEYS = {"url", "final_url", "checked_at", "verdict", "liveness", "https", "privacy"}
+CONTRACT_KEYS = {
+    "url",
+    "final_url",
+    "checked_at",
+    "verdict",
+    "liveness",
+    "https",
+    "privacy",
+    "stores",
+}
+LIVENESS_KEYS = {"status", "http_status", "redirects", "elapsed_ms", "detail"}
+HTTPS_KEYS = {"status", "redirects_http_to_https", "hsts", "cert_days_left", "detail"}
+STORE_KEYS = {"store", "url", "status", "http_status", "last_updated", "version", "detail"}
 
 
 @pytest.fixture
@@ -149,3 +161,87 @@ def test_bad_ca_bundle_path_is_bad_usage(env):
     result = _run(["http://127.0.0.1:9/"], {**env, "REQUESTS_CA_BUNDLE": "/no/such/ca.pem"})
     assert result.returncode == 2
     assert "REQUESTS_CA_BUNDLE" in result.stderr
+
+
+@pytest.fixture
+def store_url(web):
+    """Make a store on loopback that lists /app/1 and has nothing else; return its URL maker."""
+    store = web.site(tls=web.tls_context("127.0.0.1"))
+    store.routes["/app/1"] = web.page(body="<title>Calm Mind on the App Store</title>")
+    return store.url
+
+
+def test_entries_with_store_links_are_read_from_json_lines(good_url, store_url, env, tmp_path):
+    entry = {
+        "url": good_url,
+        "ios_url": store_url("/app/1"),
+        "android_url": store_url("/details?id=org.gone"),
+        "phone_numbers": ["116 123"],
+    }
+    listing = tmp_path / "entries.txt"
+    listing.write_text(
+        "# entries, as the nightly job sees them\n"
+        f"{json.dumps(entry)}\n"
+        f"{good_url}\n"
+        f"{json.dumps({'url': good_url, 'android_url': store_url('/app/1')})}\n"
+    )
+    result = _run(["--json", "--from", str(listing)], env)
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["url"] for r in reports] == [good_url] * 3
+    for r in reports:
+        assert set(r) == CONTRACT_KEYS
+        assert set(r["liveness"]) == LIVENESS_KEYS
+        assert set(r["https"]) == HTTPS_KEYS
+        assert set(r["privacy"]) >= {"status", "policy_url", "detail"}
+        assert all(set(s) == STORE_KEYS for s in r["stores"])
+    first, plain, android = reports
+    assert [(s["store"], s["status"], s["http_status"]) for s in first["stores"]] == [
+        ("app_store", "listed", 200),
+        ("google_play", "removed", 404),
+    ]
+    assert first["stores"][1]["url"] == entry["android_url"]
+    assert plain["stores"] == []
+    assert [(s["store"], s["status"]) for s in android["stores"]] == [("google_play", "listed")]
+    assert [r["verdict"] for r in reports] == ["fail", "pass", "pass"]
+    assert "contacts" not in first
+    assert result.returncode == 1
+    assert "1 failed" in result.stderr
+
+
+def test_the_text_report_has_a_line_per_store(good_url, store_url, env):
+    line = json.dumps({"url": good_url, "ios_url": store_url("/app/1")})
+    result = CliRunner().invoke(check_url, ["--from", "-"], input=line + "\n", env=env)
+    assert result.exit_code == 0, result.output
+    assert f"app_store: listed {store_url('/app/1')} (HTTP 200)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ('{"url": "https://example.org/",}', "not valid JSON"),
+        ('{"ios_url": "https://apps.apple.com/app/id1"}', 'give the entry\'s address as "url"'),
+        ('{"url": 7}', 'as "url", a string'),
+        ('{"url": "https://example.org/", "iosurl": "x"}', "unknown key 'iosurl'"),
+        ('{"url": "https://example.org/", "ios_url": "apps.apple.com/x"}', "cannot check ios_url"),
+        ('{"url": "https://example.org/", "android_url": 5}', '"android_url" must be a string'),
+        ('{"url": "https://example.org/", "phone_numbers": "116 123"}', "list of strings"),
+        ('{"url": "https://example.org/", "phone_numbers": [116123]}', "list of strings"),
+        ("example.org", "cannot check 'example.org'"),
+    ],
+)
+def test_a_bad_line_is_bad_usage_naming_the_line(env, tmp_path, line, says):
+    listing = tmp_path / "entries.txt"
+    listing.write_text(f"# first\nhttps://example.org/\n\n{line}\n")
+    result = CliRunner().invoke(check_url, ["--from", str(listing)], env=env)
+    assert result.exit_code == 2
+    assert f"line 4 of {listing}:" in result.output
+    assert says in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_line_seen_by_a_shell_exits_2_before_any_check(env):
+    result = _run(["--json", "--from", "-"], env, stdin='{"url": "https://example.org/"\n')
+    assert result.returncode == 2
+    assert "line 1 of standard input: not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""

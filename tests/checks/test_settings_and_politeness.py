@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+import checks
 from checks import CheckSettings, SettingsError, check_urls
 from checks.settings import ENV_VARS, USER_AGENT
 
@@ -117,3 +118,105 @@ def test_many_urls_on_one_host_do_not_time_out_waiting_for_their_turn(web, setti
     reports = check_urls(urls, settings=settings.with_(max_per_host=1, deadline=1.5))
     assert time.monotonic() - started > 2.4  # one at a time: longer than any URL's deadline
     assert [r.liveness.status for r in reports] == ["up"] * 8
+
+
+class _SlowHost:
+    """Count requests in flight to one host whose every answer takes `delay` seconds."""
+
+    def __init__(self, web, name: str, delay: float):
+        self.gauge, self.delay, self.web = _Gauge(), delay, web
+        self.plain, self.secure = web.healthy(name)
+        self.name, self.served = name, 0
+        for site in (self.plain, self.secure):
+            routes = site.routes
+            for path, page in list(routes.items()):
+                routes[path] = self._slow(page)
+            site.fallback = self._slow(site.fallback)
+
+    def _slow(self, route):
+        def answer(handler):
+            g = self.gauge
+            with g.lock:
+                g.now += 1
+                g.peak = max(g.peak, g.now)
+            time.sleep(self.delay)
+            with g.lock:
+                g.now -= 1
+                self.served += 1
+            return route(handler) if callable(route) else route
+
+        return answer
+
+    def add(self, path: str, body: str) -> str:
+        self.secure.routes[path] = self._slow(self.web.page(body=body))
+        return f"https://{self.name}{path}"
+
+
+def _pages(host: _SlowHost) -> set[str]:
+    return {p for p in host.secure.requests if p.startswith("/p/") and p[3:].isdigit()}
+
+
+def test_many_entries_on_one_slow_host_all_come_back_up_in_order(web, settings):
+    host = _SlowHost(web, "big.test", delay=0.3)  # four requests a check: 1.2 s each
+    urls = [host.add(f"/service/{i}", '<a href="/privacy">Privacy</a>') for i in range(10)]
+    quick = settings.with_(max_per_host=2, deadline=2.5)
+    started = time.monotonic()
+    reports = list(checks.iter_check_targets([checks.Target(u) for u in urls], settings=quick))
+    assert time.monotonic() - started > 5  # far longer than any check's deadline
+    assert [r.url for r in reports] == urls
+    assert [r.liveness.status for r in reports] == ["up"] * 10
+    assert host.gauge.peak == 2
+
+
+def test_the_nightly_batch_hands_out_reports_as_they_finish_and_wakes_on_time(web, settings):
+    entries = _SlowHost(web, "entries.test", delay=0.0)
+    store = _SlowHost(web, "apps.store.test", delay=0.5)  # one slow host for every app
+    targets = [
+        checks.Target(
+            entries.add(f"/e/{i}", '<a href="/privacy">P</a>'),
+            ios_url=store.add(f"/app/{i}", "<title>App</title>"),
+        )
+        for i in range(12)
+    ]
+    quick = settings.with_(max_per_host=2, deadline=1.5)
+    got, wakes = {}, 0
+    with checks.CheckBatch(targets, settings=quick) as batch:
+        assert batch.wait(timeout=0.1) == []  # no listing answers that soon
+        while not batch.done:
+            wakes += 1
+            for index, report in batch.wait(timeout=0.25):
+                assert index not in got
+                got[index] = report
+    assert sorted(got) == list(range(12))
+    assert wakes > 12  # three seconds of store answers, woken every quarter second or sooner
+    for index, report in got.items():
+        assert report.url == targets[index].url
+        assert [s.status for s in report.stores] == ["listed"], report.stores
+        assert report.verdict == "pass"
+    assert store.gauge.peak == 2
+    assert entries.gauge.peak <= 2
+
+
+def test_leaving_a_batch_early_stops_handing_out_work(web, settings):
+    host = _SlowHost(web, "slow.test", delay=0.5)
+    urls = [host.add(f"/p/{i}", "<p>hello</p>") for i in range(12)]
+    one_at_a_time = settings.with_(max_per_host=1, deadline=1.5)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with checks.CheckBatch(urls, settings=one_at_a_time) as batch:
+            batch.wait(timeout=0.2)
+            raise KeyboardInterrupt
+    assert time.monotonic() - started < 1.0  # did not wait for the check under way
+    time.sleep(3.0)  # the check under way reaches its deadline; had work gone on, more began
+    assert _pages(host) == {"/p/0"}
+
+
+def test_reports_stop_when_the_reader_stops_reading(web, settings):
+    host = _SlowHost(web, "reader.test", delay=0.2)
+    urls = [host.add(f"/p/{i}", "<p>hello</p>") for i in range(10)]
+    one_at_a_time = settings.with_(max_per_host=1, deadline=1.5)
+    for report in checks.iter_check_urls(urls, settings=one_at_a_time):
+        assert report.url == urls[0]
+        break
+    time.sleep(2.0)  # the check under way ends; no other begins
+    assert _pages(host) <= {"/p/0", "/p/1"}

@@ -61,12 +61,11 @@ def test_the_chart_keeps_to_the_last_30_runs(sites, registry, run, job_app):
 
 
 def test_the_dashboard_lists_entries_by_trouble_with_counts(sites, registry, run, job_app):
-    failing = registry.add_entry("falls", sites.add("falls", DOWN))
-    raised = registry.add_entry("gone", sites.add("gone", DOWN))
+    failing = registry.add_entry("falls", sites.add("falls", DOWN), state="suggested")
+    registry.add_entry("gone", sites.add("gone", DOWN))
     fine = registry.add_entry("fine", sites.add("fine"))
-    for _ in range(2):
-        run(resource_id=raised)
-    run()
+    for _ in range(3):  # three nights
+        run()
     with Session(get_engine(job_app)) as session:
         session.add(CheckResult(resource_id=fine, url="https://x/", verdict="warn", liveness_status="up",
                                 https_status="ok", privacy_status="found",
