@@ -6,16 +6,8 @@ Pure library: no Flask, no database. ``check_url(url, settings=...)`` or
 """
 
 from checks.report import Https, Liveness, Privacy, Report, Store
-from checks.run import (
-    CheckBatch,
-    Target,
-    check_target,
-    check_url,
-    check_urls,
-    iter_check_targets,
-    iter_check_urls,
-    url_problem,
-)
+from checks.run import Target, check_target, check_url, url_problem
+from checks.schedule import CheckBatch, check_urls, iter_check_targets, iter_check_urls
 from checks.settings import CheckSettings, SettingsError
 
 __all__ = [

@@ -9,7 +9,8 @@ from collections import Counter
 import click
 
 from checks.report import Report, Store
-from checks.run import Target, iter_check_targets, url_problem
+from checks.run import Target, url_problem
+from checks.schedule import iter_check_targets
 from checks.settings import CheckSettings, SettingsError
 
 

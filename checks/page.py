@@ -1,4 +1,4 @@
-"""Read an HTML page: its encoding, title, main heading, links and visible text."""
+"""Read an HTML page: its encoding, title, main heading, links, visible text and main text."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from itertools import accumulate
 from urllib.parse import urldefrag, urljoin
 
 TEXT_CAP = 400_000  # characters of visible text kept per page
@@ -20,6 +21,35 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _SKIP = frozenset({"script", "style", "template", "noscript", "svg"})
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+     "track", "wbr"}
+)  # fmt: skip
+# Elements that start a new line of text: where a paragraph or a list item begins and ends.
+_BLOCK = frozenset(
+    {"address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog", "div",
+     "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+     "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
+     "td", "th", "tr", "ul"}
+)  # fmt: skip
+# Closed implicitly by the next one in real pages, so an attribute on them can't mark a region.
+_AUTOCLOSED = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th"})
+_OUTER_TAGS = frozenset({"header", "footer", "aside", "form"})
+_OUTER_ROLES = frozenset({"banner", "contentinfo", "complementary"})
+_CHROME_ROLES = frozenset({"navigation", "search", "dialog", "alertdialog"})
+_POPUP = (
+    r"(?:consent|banner|bar|notice|popup|pop-up|modal|dialog|overlay|prompt|message|alert|box|"
+    r"container|wrapper|window|wall|manager|sdk|law)"
+)
+# An id, class or aria-label that says "site chrome": cookie and consent banners (and the common
+# consent tools by name), menus, breadcrumbs, skip links. "cookie" or "consent" alone is not
+# enough: a cookie policy's own container may well be called that.
+_CHROME_MARK = re.compile(
+    rf"(?:cookie|consent|gdpr)[-_ ]?{_POPUP}|^cc[-_]|^cmp[-_]|onetrust|cookiebot|didomi|"
+    r"usercentrics|iubenda|osano|cookieyes|banner|navbar|navigation|^nav$|^nav[-_]|[-_]nav$|"
+    r"menu|breadcrumb|skip[-_ ]?(?:link|nav|to)|masthead|(?:site|global)[-_ ]?header|footer"
+)
+MAX_REGIONS = 2000  # regions remembered per page: enough for any real one, bounded for the rest
 
 
 def _codec(name: str | None) -> str | None:
@@ -80,16 +110,141 @@ class Page:
     base: str = ""
     refresh_url: str = ""
     has_scripts: bool = False
+    main_text: str = ""  # only when asked for: see main_text_of; a newline between blocks
+    complete: bool = True  # False when parsing stopped early (the deadline, broken markup)
 
 
 def _squash(s: str) -> str:
     return " ".join(s.split())
 
 
+def _region_kind(tag: str, attrs: dict[str, str]) -> str | None:
+    """Say what part of a page an element is: a main one, chrome, outer, or None (neither)."""
+    role = attrs.get("role", "").strip().lower()
+    if tag == "main":
+        return "main"
+    if role == "main":
+        return "role_main"
+    if tag == "article":
+        return "article"
+    if tag in ("nav", "dialog") or role in _CHROME_ROLES:
+        return "chrome"
+    if tag in _OUTER_TAGS or role in _OUTER_ROLES:
+        return "outer"
+    if tag not in _AUTOCLOSED:
+        names = (attrs.get("id", "") + " " + attrs.get("class", "")).casefold().split()
+        label = attrs.get("aria-label", "").casefold()
+        if any(_CHROME_MARK.search(n) for n in names) or (label and _CHROME_MARK.search(label)):
+            return "chrome"
+    return None
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
+
+
+class _Regions:
+    """Collect a page's text, a piece at a time, with where its main and chrome elements are."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        # Open elements are counted per tag rather than kept on a stack: O(1) a tag, and an
+        # element is closed when the count of its tag falls below what it was when it opened.
+        self.depth: dict[str, int] = {}
+        self.open: dict[str, list[tuple[int, str, int]]] = {}
+        self.spans: list[tuple[str, int, int]] = []
+        self.opened = 0
+
+    def _break(self) -> None:
+        if self.pieces and self.pieces[-1] != "\n":
+            self.pieces.append("\n")
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag in _BLOCK:
+            self._break()
+        if tag in _VOID:
+            return
+        depth = self.depth[tag] = self.depth.get(tag, 0) + 1
+        kind = _region_kind(tag, attrs)
+        if kind and self.opened < MAX_REGIONS:
+            self.opened += 1
+            self.open.setdefault(tag, []).append((depth, kind, len(self.pieces)))
+
+    def end(self, tag: str) -> None:
+        if tag in _VOID or not self.depth.get(tag):
+            return
+        if tag in _BLOCK:
+            self._break()
+        depth = self.depth[tag]
+        self.depth[tag] = depth - 1
+        stack = self.open.get(tag, [])
+        while stack and stack[-1][0] >= depth:
+            _, kind, start = stack.pop()
+            self.spans.append((kind, start, len(self.pieces)))
+
+    def data(self, text: str) -> None:
+        self.pieces.append(text)
+
+    def _join(self, start: int, end: int, drop: list[tuple[int, int]]) -> str:
+        out, i = [], start
+        for s, e in drop:
+            if e <= i:
+                continue
+            if s >= end:
+                break
+            out.extend(self.pieces[i:s])
+            i = e
+        out.extend(self.pieces[i:end])
+        return "".join(out)
+
+    def main_text(self) -> str:
+        """Return the text of the page's main region, a newline between blocks."""
+        # <main>, else [role=main], else the largest <article>, else the body without chrome.
+        n = len(self.pieces)
+        for stack in self.open.values():  # elements never closed end with the page
+            self.spans.extend((kind, start, n) for _, kind, start in stack)
+        self.open.clear()
+        size = [0, *accumulate(len(p) for p in self.pieces)]
+        mains = [(s, e) for k, s, e in self.spans if k in ("main", "role_main") and e > s]
+
+        def droppable(s: int, e: int) -> bool:
+            # A "menu" class on a wrapper of the whole page, or ASP.NET's page-wide <form>,
+            # holds the policy itself: a region that big is never chrome.
+            holds_main = any(s <= ms and me <= e for ms, me in mains)
+            return not holds_main and 2 * (size[e] - size[s]) <= size[n]
+
+        chrome = _merged([(s, e) for k, s, e in self.spans if k == "chrome" and droppable(s, e)])
+        outer = _merged(
+            chrome + [(s, e) for k, s, e in self.spans if k == "outer" and droppable(s, e)]
+        )
+        for kind in ("main", "role_main", "article"):
+            texts = [
+                self._join(s, e, chrome)
+                for k, s, e in self.spans
+                # An article in an aside or a footer is a teaser for another page.
+                if k == kind and not (kind == "article" and _inside(s, e, outer))
+            ]
+            best = max(texts, key=lambda t: len(t.strip()), default="")
+            if best.strip():
+                return best
+        return self._join(0, n, outer)
+
+
 class _Reader(HTMLParser):
-    def __init__(self, url: str):
+    def __init__(self, url: str, regions: _Regions | None = None):
         super().__init__(convert_charrefs=True)
         self.url = url
+        self.regions = regions
         self.base = ""
         self.title: list[str] = []
         self.h1: list[str] = []
@@ -105,6 +260,8 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs_list) -> None:
         attrs = {k: (v or "") for k, v in attrs_list}
+        if self.regions is not None:
+            self.regions.start(tag, attrs)
         if tag == "base" and not self.base and attrs.get("href"):
             self.base = attrs["href"].strip()
         elif tag == "title":
@@ -129,6 +286,8 @@ class _Reader(HTMLParser):
             self.skip_depth += 1
 
     def handle_endtag(self, tag: str) -> None:
+        if self.regions is not None:
+            self.regions.end(tag)
         if tag == "title":
             self.in_title = False
         elif tag == "h1" and self.in_h1:
@@ -144,6 +303,8 @@ class _Reader(HTMLParser):
             return
         if self.skip_depth:
             return
+        if self.regions is not None:
+            self.regions.data(data)
         if self.in_h1:
             self.h1.append(data)
         if self.open_link is not None:
@@ -153,19 +314,28 @@ class _Reader(HTMLParser):
             self.text_len += len(data)
 
 
-def parse(body: bytes, url: str, content_type: str = "", deadline=None) -> Page:
-    """Parse an HTML body fetched from url, stopping where the check's deadline passes."""
+def parse(
+    body: bytes, url: str, content_type: str = "", deadline=None, *, main: bool = False
+) -> Page:
+    """Parse an HTML body fetched from url, stopping where the check's deadline passes.
+
+    With main, also collect the page's main text (Page.main_text): a privacy policy's, say.
+    """
     html = decode(body, content_type)
-    reader = _Reader(url)
+    # The main text is collected by this same streaming reader, not by BeautifulSoup: bs4 parses
+    # a document in one call the deadline cannot stop, and builds a tree of the whole page.
+    reader = _Reader(url, _Regions() if main else None)
+    complete = True
     try:
         # Fed a piece at a time so that markup built to be slow to parse can't outlast the deadline.
         for start in range(0, len(html), FEED):
             if deadline is not None and deadline.expired:
+                complete = False
                 break
             reader.feed(html[start : start + FEED])
         reader.close()
     except (AssertionError, ValueError):  # html.parser gives up on some broken markup
-        pass
+        complete = False
     base = urljoin(url, reader.base) if reader.base else url
     links = []
     for href, attrs, text in reader.raw_links:
@@ -194,11 +364,13 @@ def parse(body: bytes, url: str, content_type: str = "", deadline=None) -> Page:
         base=base,
         refresh_url=urljoin(base, reader.refresh) if reader.refresh else "",
         has_scripts=reader.scripts,
+        main_text=reader.regions.main_text() if reader.regions is not None else "",
+        complete=complete,
     )
 
 
-def of_response(resp, deadline=None) -> Page | None:
+def of_response(resp, deadline=None, *, main: bool = False) -> Page | None:
     """Parse a fetch.Response if it is HTML; None otherwise."""
     if not resp.is_html:
         return None
-    return parse(resp.body, resp.url, resp.headers.get("Content-Type", ""), deadline)
+    return parse(resp.body, resp.url, resp.headers.get("Content-Type", ""), deadline, main=main)

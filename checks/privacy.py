@@ -1,4 +1,4 @@
-"""Privacy policy: find the link on the page or the home page, then check that it answers."""
+"""Privacy policy: find the link, check that it answers, and fingerprint its main text."""
 
 from __future__ import annotations
 
@@ -37,6 +37,44 @@ _KEY = re.compile("|".join(re.escape(k) for k in KEYWORDS))
 _KEY_JOINED = re.compile("|".join(re.escape(k.replace(" ", "")) for k in KEYWORDS))
 MAX_TEXT = 120  # a longer "link text" is a whole block wrapped in <a>, not a footer link
 MAX_TRIES = 3
+TEXT_KEPT = 100_000  # characters of a policy's normalised text kept for a reviewer's diff
+
+# Month names as casefold leaves them: English (and its abbreviations), German, French, Spanish,
+# Italian, Dutch, Portuguese. "may" is left to the forms with a year: "clause 4 may" is no date.
+_MONTHS = (
+    "january|february|march|april|june|july|august|september|october|november|december|jan|feb|"
+    "mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+    "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|"
+    "febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
+    "diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januari|"
+    "februari|maart|mei|augustus|janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|"
+    "novembro|dezembro"
+)
+_YEAR = r"(?:199\d|20\d\d)"
+_DAY = r"\d{1,2}(?:st|nd|rd|th|er|e|\.)?"
+_WEEKDAY = r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"
+_OF = r"(?:\s+(?:of|de|del)\s+|\s+)"
+
+
+def _words_date(months: str, *, year: bool) -> str:
+    m = rf"(?:{months})\.?"
+    y = rf",?{_OF}{_YEAR}"
+    if year:
+        return rf"{_DAY}{_OF}{m}{y}|{m}\s+{_DAY}{y}|{m}{y}"
+    return rf"{_DAY}{_OF}{m}|{m}\s+{_DAY}"
+
+
+# What changes with the calendar rather than with the policy, removed before fingerprinting.
+_DATES = re.compile(
+    r"(?<!\w)(?:"
+    r"\d{4}-\d{1,2}-\d{1,2}(?:t[\d:.]+z?)?|\d{4}[./]\d{1,2}[./]\d{1,2}"  # 2025-03-04
+    r"|\d{1,2}[/-]\d{1,2}[/-](?:\d{4}|\d{2})|\d{1,2}\.\d{1,2}\.\d{4}"  # 03/04/25, 03.04.2025
+    rf"|{_WEEKDAY}(?:{_words_date(_MONTHS + '|may', year=True)}|{_words_date(_MONTHS, year=False)})"
+    rf"|{_YEAR}\s*[-–—/]\s*(?:{_YEAR}|\d{{2}})(?![.,]?\d)"  # 2019-2026, 2019–26
+    rf"|{_YEAR}(?![.,/]?\d)"  # a year standing alone (not 2016/679): © 2024, in 2023
+    r")(?!\w)"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def _fold(text: str) -> str:
@@ -72,11 +110,48 @@ def candidates(page: pages.Page) -> list[pages.Link]:
     return [link for _, _, link in sorted(best.values(), key=lambda t: (-t[0], -t[1]))]
 
 
-def fingerprint(resp: Response, deadline=None) -> str:
-    """Hash the policy's text (whitespace and case normalised) so a changed policy shows."""
-    page = pages.of_response(resp, deadline)
-    data = " ".join(page.text.casefold().split()).encode() if page else resp.body
-    return hashlib.sha256(data).hexdigest()
+def normalise(text: str) -> str:
+    """Return text as a policy's text is kept: NFKC, case folded, undated, a sentence a line."""
+    # Blocks come a line each from the page; each is split after . ! or ? into sentences, its
+    # whitespace collapsed to single spaces; dates and years are removed; empty lines dropped.
+    lines = []
+    for block in unicodedata.normalize("NFKC", text).casefold().split("\n"):
+        block = " ".join(_DATES.sub(" ", block).split())
+        lines.extend(s for s in _SENTENCE_END.split(block) if s)
+    return "\n".join(lines)
+
+
+def fingerprint(text: str) -> str:
+    """Hash normalised policy text as one line: its line breaks count as single spaces."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def _kept(text: str) -> str:
+    if len(text) <= TEXT_KEPT:
+        return text
+    cut = text.rfind("\n", 0, TEXT_KEPT)
+    return text[: cut if cut > 0 else TEXT_KEPT]
+
+
+def read_policy(resp: Response, deadline=None) -> tuple[str | None, str | None, str]:
+    """Fingerprint a policy page or document: (fingerprint, text, why it was not read whole)."""
+    # A fingerprint of part of a policy would differ from the whole one's: it is not taken.
+    if resp.truncated or resp.note:  # a note on a 2xx answer says its body was not read as sent
+        return None, None, resp.note or "its body was cut short"
+    page = pages.of_response(resp, deadline, main=True)
+    if page is None:  # a PDF or another document: its bytes are what there is to compare
+        return hashlib.sha256(resp.body).hexdigest(), None, ""
+    if not page.complete:
+        return None, None, "it could not be parsed whole before the check's deadline"
+    text = normalise(page.main_text)
+    return fingerprint(text), _kept(text), ""
+
+
+def _found(url: str, where: str, resp: Response, deadline) -> Privacy:
+    digest, text, why = read_policy(resp, deadline)
+    if why:
+        why = f"the policy's text could not be read whole ({why}), so it was not compared"
+    return Privacy("found", url, "; ".join(d for d in (where, why) if d), digest, text)
 
 
 def _home(url: str) -> str:
@@ -94,16 +169,20 @@ def _check_links(
     failures = []
     for link in links[:MAX_TRIES]:
         if known is not None and _same(link.href, known.url):
-            return Privacy("found", link.href, where, fingerprint(known, fx.deadline))
+            return _found(link.href, where, known, fx.deadline)
         got = fx.get(link.href, verify=verify)
         r = got.response
         if r is not None and 200 <= r.status < 300:
-            return Privacy("found", link.href, where, fingerprint(r, fx.deadline))
+            return _found(link.href, where, r, fx.deadline)
         if r is not None and (
             r.status in (401, 403, 429) or signals.challenge_evidence(r.status, r.headers, r.body)
         ):
             detail = f"the policy page refused the checker (HTTP {r.status}); {where}".strip("; ")
             return Privacy("found", link.href, detail)
+        if got.error is not None and got.error.kind == "deadline":
+            # Out of time, not a dead link: whether it answered at all is not known.
+            detail = "the check's deadline passed before the policy page was read whole"
+            return Privacy("not_checked", link.href, f"{detail}, so it was not compared")
         why = got.error.message if got.error else f"HTTP {r.status if r else '?'}"
         failures.append(f"{link.href}: {why}")
     return Privacy("unreachable", links[0].href, "the policy link is dead: " + "; ".join(failures))

@@ -1,16 +1,11 @@
-"""Check entries (a page and its store links), one or many at once, politely.
+"""Check one entry: its page (liveness, HTTPS, privacy policy) and each of its store links.
 
-One scheduler serves the command line and the nightly job: every target is split into units
-of work (its page check, and one per store link), each queued by its own host, so that no more
-than ``max_per_host`` units of a host run at once and each unit's deadline starts when it does.
+Each piece is a unit of work with a deadline of its own; checks/schedule.py runs the units of
+many entries at once, politely.
 """
 
 from __future__ import annotations
 
-import collections
-import threading
-import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -65,7 +60,7 @@ class Target:
 
 
 @dataclass
-class _PageCheck:
+class PageCheck:
     """What the page check found: the liveness, HTTPS and privacy parts of a report."""
 
     checked_at: str
@@ -79,7 +74,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _check_page(url: str, settings: CheckSettings, limiter: net.Limiter) -> _PageCheck:
+def _check_page(url: str, settings: CheckSettings, limiter: net.Limiter) -> PageCheck:
     """Check one page for liveness, HTTPS and a privacy policy, within its own deadline."""
     checked_at = _now()
     fx = Fetcher(net.NetContext(settings, net.Deadline(settings.deadline)), limiter)
@@ -103,19 +98,19 @@ def _check_page(url: str, settings: CheckSettings, limiter: net.Limiter) -> _Pag
         sec = https.assess(url, fetched, tls_failure, fx)
         resp = fetched.response if live.status in ("up", "soft_404") else None
         priv = privacy.assess(live, page, resp, fx, verify=verify)
-        return _PageCheck(checked_at, fetched.final_url, live, sec, priv)
+        return PageCheck(checked_at, fetched.final_url, live, sec, priv)
     except _BadURL as exc:
         live = Liveness("unreachable", detail=str(exc))
         sec = Https("no_https", detail="not checked")
-        return _PageCheck(checked_at, url, live, sec, Privacy("not_checked", detail="not checked"))
+        return PageCheck(checked_at, url, live, sec, Privacy("not_checked", detail="not checked"))
     finally:
         fx.close()
 
 
-def _page_crashed(url: str, detail: str) -> _PageCheck:
+def _page_crashed(url: str, detail: str) -> PageCheck:
     live = Liveness("unreachable", detail=detail)
     sec = Https("tls_error", detail="not checked: the checker failed")
-    return _PageCheck(_now(), url, live, sec, Privacy("not_checked", detail="the checker failed"))
+    return PageCheck(_now(), url, live, sec, Privacy("not_checked", detail="the checker failed"))
 
 
 def _check_store(store: str, url: str, settings: CheckSettings, limiter: net.Limiter) -> Store:
@@ -128,7 +123,7 @@ def _check_store(store: str, url: str, settings: CheckSettings, limiter: net.Lim
 
 
 @dataclass(frozen=True)
-class _Unit:
+class Unit:
     """One piece of a target's check: its page (part 0) or one of its store links."""
 
     index: int  # the target's position in the batch
@@ -138,29 +133,29 @@ class _Unit:
 
     @property
     def host(self) -> str:
-        return _host(self.url)
+        return host_of(self.url)
 
 
-def _units(index: int, target: Target) -> list[_Unit]:
+def units_of(index: int, target: Target) -> list[Unit]:
     links = target.store_links()
-    return [_Unit(index, 0, target.url)] + [
-        _Unit(index, part, url, store) for part, (store, url) in enumerate(links, start=1)
+    return [Unit(index, 0, target.url)] + [
+        Unit(index, part, url, store) for part, (store, url) in enumerate(links, start=1)
     ]
 
 
-def _run_unit(
-    unit: _Unit, settings: CheckSettings, limiter: net.Limiter
-) -> tuple[_PageCheck | Store, bool]:
+def run_unit(
+    unit: Unit, settings: CheckSettings, limiter: net.Limiter
+) -> tuple[PageCheck | Store, bool]:
     """Run one unit; return what it found and whether the checker itself failed."""
     try:
         if unit.store is None:
             return _check_page(unit.url, settings, limiter), False
         return _check_store(unit.store, unit.url, settings, limiter), False
     except Exception as exc:  # a bug must not sink a whole nightly run; say what happened
-        return _crashed(unit, exc), True
+        return crashed_part(unit, exc), True
 
 
-def _crashed(unit: _Unit, exc: BaseException) -> _PageCheck | Store:
+def crashed_part(unit: Unit, exc: BaseException) -> PageCheck | Store:
     """Say, in the unit's place in the report, that the checker failed."""
     detail = f"the checker failed: {type(exc).__name__}: {exc}"
     if unit.store is None:
@@ -168,7 +163,7 @@ def _crashed(unit: _Unit, exc: BaseException) -> _PageCheck | Store:
     return Store(unit.store, unit.url, "unreachable", detail=detail)
 
 
-def _assemble(target: Target, parts: list, crashed: bool, settings: CheckSettings) -> Report:
+def assemble(target: Target, parts: list, crashed: bool, settings: CheckSettings) -> Report:
     """Build a target's report from its finished units, the verdict over all of them."""
     page, found = parts[0], parts[1:]
     v = verdict(
@@ -190,10 +185,10 @@ def _assemble(target: Target, parts: list, crashed: bool, settings: CheckSetting
     )
 
 
-def _failed_report(target: Target, exc: BaseException, settings: CheckSettings) -> Report:
+def failed_report(target: Target, exc: BaseException, settings: CheckSettings) -> Report:
     detail = f"the checker failed: {type(exc).__name__}: {exc}"
     page = _page_crashed(target.url, detail)
-    return _assemble(target, [page], True, settings)
+    return assemble(target, [page], True, settings)
 
 
 def check_target(
@@ -201,11 +196,11 @@ def check_target(
 ) -> Report:
     """Check an entry's page, then each of its store links, each within its own deadline."""
     limiter = limiter or net.Limiter(settings.max_concurrency, settings.max_per_host)
-    results = [_run_unit(unit, settings, limiter) for unit in _units(0, target)]
+    results = [run_unit(unit, settings, limiter) for unit in units_of(0, target)]
     try:
-        return _assemble(target, [r for r, _ in results], any(c for _, c in results), settings)
+        return assemble(target, [r for r, _ in results], any(c for _, c in results), settings)
     except Exception as exc:
-        return _failed_report(target, exc, settings)
+        return failed_report(target, exc, settings)
 
 
 def check_url(
@@ -221,200 +216,8 @@ def check_url(
     return check_target(target, settings=settings, limiter=limiter)
 
 
-class _Queue:
-    """Hand out units so that no more than per_host units of one host run at once.
-
-    A unit's deadline starts when it is handed out: it must not use up its deadline waiting
-    behind other units of the same host (App Store links, pages of one big site).
-    """
-
-    def __init__(self, units: list[_Unit], per_host: int):
-        self.per_host = per_host
-        self.pending: dict[str, collections.deque[_Unit]] = {}
-        for unit in units:
-            self.pending.setdefault(unit.host, collections.deque()).append(unit)
-        self.running: collections.Counter[str] = collections.Counter()
-        self.cond = threading.Condition()
-        self.stopped = False
-
-    def take(self) -> _Unit | None:
-        """Return the next unit whose host has a free slot, waiting for one; None when done."""
-        with self.cond:
-            while self.pending and not self.stopped:
-                for host, queue in self.pending.items():
-                    if self.running[host] < self.per_host:
-                        unit = queue.popleft()
-                        if not queue:
-                            del self.pending[host]
-                        self.running[host] += 1
-                        return unit
-                self.cond.wait()
-            return None
-
-    def done(self, unit: _Unit) -> None:
-        with self.cond:
-            self.running[unit.host] -= 1
-            self.cond.notify_all()
-
-    def stop(self) -> None:
-        with self.cond:
-            self.stopped = True
-            self.cond.notify_all()
-
-
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
-
-
-class CheckBatch:
-    """Check many targets in worker threads, queued per host; hand out reports as they finish.
-
-    Use it as a context manager; leaving the block (normally, by an exception or by
-    KeyboardInterrupt) stops handing out work::
-
-        with CheckBatch(targets, settings=settings) as batch:
-            while not batch.done:
-                for index, report in batch.wait(timeout=30):  # [] when 30 s pass first
-                    store(targets[index], report)
-                refresh_lock()
-
-    ``index`` is the target's position in ``targets``; plain URL strings are taken as
-    ``Target(url)``. A unit that crashes gives its target a failing report, never none.
-    """
-
-    def __init__(
-        self,
-        targets: Iterable[Target | str],
-        *,
-        settings: CheckSettings,
-        limiter: net.Limiter | None = None,
-    ):
-        self.targets = [t if isinstance(t, Target) else Target(t) for t in targets]
-        self.settings = settings
-        self._limiter = limiter or net.Limiter(settings.max_concurrency, settings.max_per_host)
-        units = [u for i, t in enumerate(self.targets) for u in _units(i, t)]
-        self._queue = _Queue(units, settings.max_per_host)
-        self._parts: list[list] = [[None] * (1 + len(t.store_links())) for t in self.targets]
-        self._left = [len(parts) for parts in self._parts]
-        self._crashed = [False] * len(self.targets)
-        self._finished: list[tuple[int, Report]] = []
-        self._handed_out = 0
-        self._closed = False
-        self._cond = threading.Condition()
-        self._workers = min(settings.max_concurrency, len(units))
-        self._threads: list[threading.Thread] = []
-
-    @property
-    def total(self) -> int:
-        """Return how many targets the batch checks."""
-        return len(self.targets)
-
-    @property
-    def done(self) -> bool:
-        """Tell whether every report has been handed out by wait(), or the batch was closed."""
-        with self._cond:
-            return self._closed or self._handed_out == self.total
-
-    def start(self) -> CheckBatch:
-        """Start the worker threads (once; wait() and the with statement call it)."""
-        with self._cond:
-            if self._threads or self._closed:
-                return self
-            for n in range(self._workers):
-                # Daemon threads: an interrupted run must not wait at exit for checks under way.
-                thread = threading.Thread(target=self._work, name=f"check-{n}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
-        return self
-
-    def wait(self, timeout: float | None = None) -> list[tuple[int, Report]]:
-        """Return the (index, report) pairs finished since the last call; [] on timeout."""
-        self.start()
-        with self._cond:
-            self._cond.wait_for(
-                lambda: self._finished or self._closed or self._handed_out == self.total,
-                timeout,
-            )
-            out, self._finished = self._finished, []
-            self._handed_out += len(out)
-            return out
-
-    def close(self, *, wait: bool = False) -> None:
-        """Stop handing out work; with wait, let the units under way finish first."""
-        self._queue.stop()
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if wait:
-            # Bounded: a unit never outlives its deadline by much.
-            until = time.monotonic() + self.settings.deadline + 5
-            for thread in self._threads:
-                thread.join(max(until - time.monotonic(), 0))
-
-    def __enter__(self) -> CheckBatch:
-        return self.start()
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(wait=exc_type is None)
-
-    def _work(self) -> None:
-        while (unit := self._queue.take()) is not None:
-            try:
-                result, crashed = _run_unit(unit, self.settings, self._limiter)
-            except BaseException as exc:  # even then the target gets its report, not a hang
-                self._record(unit, _crashed(unit, exc), True)
-                raise
-            finally:
-                self._queue.done(unit)
-            self._record(unit, result, crashed)
-
-    def _record(self, unit: _Unit, result: _PageCheck | Store, crashed: bool) -> None:
-        """Keep a unit's result; when it is the target's last, assemble the report."""
-        i = unit.index
-        with self._cond:
-            self._parts[i][unit.part] = result
-            self._crashed[i] = self._crashed[i] or crashed
-            self._left[i] -= 1
-            if self._left[i]:
-                return
-            target = self.targets[i]
-            try:
-                report = _assemble(target, self._parts[i], self._crashed[i], self.settings)
-            except Exception as exc:
-                report = _failed_report(target, exc, self.settings)
-            self._parts[i] = []  # the report holds what it needs
-            self._finished.append((i, report))
-            self._cond.notify_all()
-
-
-def iter_check_targets(
-    targets: Iterable[Target | str],
-    *,
-    settings: CheckSettings,
-    limiter: net.Limiter | None = None,
-) -> Iterator[Report]:
-    """Check targets concurrently; yield their reports in input order, each as soon as it can."""
-    batch = CheckBatch(targets, settings=settings, limiter=limiter)
-    if not batch.total:
-        return
-    with batch:
-        ready: dict[int, Report] = {}
-        for i in range(batch.total):
-            while i not in ready:
-                if batch.done:
-                    raise RuntimeError(f"the check of {batch.targets[i].url} was lost")
-                ready.update(batch.wait())
-            yield ready.pop(i)
-
-
-def iter_check_urls(urls: Iterable[str], *, settings: CheckSettings) -> Iterator[Report]:
-    """Check URLs concurrently and yield their reports in input order, each as soon as it can."""
-    return iter_check_targets([Target(url) for url in urls], settings=settings)
-
-
-def check_urls(urls: Iterable[str], *, settings: CheckSettings) -> list[Report]:
-    """Check many URLs concurrently; return their reports in input order."""
-    return list(iter_check_urls(urls, settings=settings))
