@@ -16,6 +16,8 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_WORKERS": 1,  # web processes; more than 1 runs gunicorn (see `registry serve`)
     "REGISTRY_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
     "REGISTRY_PAGE_SIZE": 20,
+    # "decided": the public sees the decided entries; "none": every page needs a staff account.
+    "REGISTRY_PUBLIC_ACCESS": "decided",
     "REGISTRY_SEED_FILE": None,  # None: data/resources.csv shipped with the project
     "REGISTRY_SESSION_IDLE_MINUTES": 120,  # signed out after this long without a request
     "REGISTRY_SESSION_MAX_HOURS": 12,  # and after this long in any case
@@ -25,7 +27,7 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS": 20,  # failed sign-ins from one address
     "REGISTRY_SIGNIN_WINDOW_MINUTES": 15,  # the window those are counted in
     # The nightly check (the checker's own REGISTRY_CHECK_* are read by checks.CheckSettings).
-    "REGISTRY_CHECK_FAILURE_THRESHOLD": 3,  # failing runs in a row that send an entry back
+    "REGISTRY_CHECK_FAILURE_THRESHOLD": 3,  # failing nights in a row that send an entry back
     "REGISTRY_CHECK_LOCK_SECONDS": 7200,  # a lock left by a killed run expires after this
     "REGISTRY_DB_RETRY_SECONDS": 120,  # how long a check run waits for the database to come back
     "REGISTRY_CHECK_SCHEDULE": "30 2 * * *",  # cron: minute hour day month weekday
@@ -100,6 +102,7 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
             "REGISTRY_TRUSTED_PROXIES must be the number of reverse proxies in front, 0 to 5, "
             f"not {app.config['REGISTRY_TRUSTED_PROXIES']}."
         )
+    _check_public_access(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     embedded = not app.config["DATABASE_URL"]
     if embedded:
@@ -111,6 +114,21 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
     if not app.config["REGISTRY_SEED_FILE"]:
         app.config["REGISTRY_SEED_FILE"] = str(default_seed_file())
     _check_job_settings(app.config)
+
+
+# The values of REGISTRY_PUBLIC_ACCESS, as registry/entries/visibility.py reads them.
+PUBLIC_ACCESS_CHOICES = ("decided", "none")
+
+
+def _check_public_access(config) -> None:
+    """Check REGISTRY_PUBLIC_ACCESS, naming the values it takes."""
+    value = str(config["REGISTRY_PUBLIC_ACCESS"] or "").strip().lower()
+    if value not in PUBLIC_ACCESS_CHOICES:
+        raise SettingError(
+            "REGISTRY_PUBLIC_ACCESS must be decided (the public sees the decided entries) or "
+            f"none (every page needs a staff account), not {config['REGISTRY_PUBLIC_ACCESS']!r}."
+        )
+    config["REGISTRY_PUBLIC_ACCESS"] = value
 
 
 def _check_job_settings(config) -> None:
