@@ -1,14 +1,15 @@
 """The read-only JSON API under /api/v1: entries, one entry, its check history, the OpenAPI.
 
-Recommended entries are public; everything else needs `Authorization: Bearer <secret>` (a token
-made with `registry token create`). Every answer, errors included, is JSON.
+What the public may see (registry/entries/visibility.py) needs no token; everything else needs
+`Authorization: Bearer <secret>` (a token made with `registry token create`), and so does every
+route when REGISTRY_PUBLIC_ACCESS=none. Every answer, errors included, is JSON.
 """
 
 import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError
@@ -19,10 +20,11 @@ from registry import api_spec, api_tokens, facets, faults
 from registry.api_json import entry_json, report
 from registry.auth import csrf
 from registry.db import get_session
+from registry.entries import visibility
+from registry.entries.visibility import Audience
 from registry.models import CheckResult, Resource, User
 from registry.search import (
     COLUMN_FACETS,
-    DEFAULT_STATUSES,
     FLAGS,
     RELEVANCE_LIMIT,
     STATUSES,
@@ -37,8 +39,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.record_once(lambda _state: csrf.exempt(bp))  # read-only and token-authenticated: no forms
 
-PUBLIC_STATES = frozenset(s for status in DEFAULT_STATUSES for s in STATUSES[status])
-# Roles whose tokens may read entries that are not recommended.
+# Roles whose tokens may read what only staff see.
 READ_ALL_ROLES = frozenset({Role.CLINICIAN.value, Role.REVIEWER.value, Role.ADMIN.value})
 MAX_PER_PAGE, DEFAULT_PER_PAGE, MAX_PAGE, MAX_QUERY = 100, 20, 10_000, 2000
 FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
@@ -115,7 +116,9 @@ def _search_request() -> tuple[str, Filters]:
     show = _single("show")
     if show is not None and show != "all":
         raise ApiError(400, "invalid_parameter", "show takes one value: all.")
-    return query.strip(), Filters.from_args(request.args)
+    if set(request.args.getlist("status")) & visibility.STAFF_ONLY_STATUSES:
+        _require_reader("entries that are not yet reviewed or retired")
+    return query.strip(), Filters.from_args(request.args, audience=_audience())
 
 
 # Who is asking.
@@ -136,6 +139,18 @@ def _authenticate() -> None:
             401, "invalid_token", "This token is unknown, revoked, or its account is disabled."
         )
     g.api_user = user
+
+
+@bp.before_request
+def _closed_to_the_public() -> None:
+    # Registered after _authenticate, so a token has been read by now.
+    if current_app.config["REGISTRY_PUBLIC_ACCESS"] == "none" and g.api_user is None:
+        raise ApiError(401, "token_required", "This registry's API needs an API token.")
+
+
+def _audience() -> Audience:
+    user: User | None = g.api_user
+    return visibility.audience(user is not None and user.role in READ_ALL_ROLES)
 
 
 def _require_reader(what: str) -> None:
@@ -161,8 +176,8 @@ def _readable(resource_id: int) -> Resource:
     resource = get_session().get(Resource, resource_id)
     if resource is None:
         raise ApiError(404, "not_found", f"There is no entry with id {resource_id}.")
-    if resource.state not in PUBLIC_STATES:
-        _require_reader("entries that are not recommended")
+    if not visibility.may_open(_audience(), resource):
+        _require_reader("entries that are not public")
     return resource
 
 
@@ -173,8 +188,6 @@ def _readable(resource_id: int) -> Resource:
 def entries():
     query, filters = _search_request()
     page, per_page = _paging()
-    if filters.shows_unrecommended:
-        _require_reader("entries that are not recommended")
     session = get_session()
     counts = facets.counts(session, query, filters)
     total = counts.pop("total")
@@ -186,8 +199,6 @@ def entries():
     ids = [r.id for r in found]
     reviews, checks = latest_reviews(session, ids), latest_checks(session, ids)
     items = [entry_json(r, reviews.get(r.id), checks.get(r.id)) for r in found]
-    if g.api_user is None:
-        counts.pop("status")  # how many entries are not recommended is for staff
     return {**_page_json(items, page, per_page, total["results"]), "facets": counts}
 
 

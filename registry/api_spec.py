@@ -134,7 +134,8 @@ def _schemas() -> dict[str, Any]:
                 "facets": {
                     "type": "object",
                     "description": "For each filter option, the results there would be with it "
-                    "chosen too (as the catalogue page shows). `status` only with a token.",
+                    "chosen too (as the catalogue page shows). Without a token, counts are of "
+                    "public entries only, and `status` has no `unreviewed` or `retired`.",
                     "additionalProperties": counts,
                 },
             },
@@ -179,9 +180,10 @@ def _parameters() -> dict[str, Any]:
                     {"type": "string", "maxLength": 2000}),
         "status": _choice_list(
             "status", STATUSES,
-            "Review statuses to include (default: recommended ones). Others need a token.",
+            "Review statuses to include (default: recommended ones). An entry due for re-review "
+            "counts under its standing decision too. `unreviewed` and `retired` need a token.",
         ),
-        "show": _query("show", "`all`: every status but retired (needs a token).",
+        "show": _query("show", "`all`: every status but retired (without a token: all decided).",
                        {"type": "string", "enum": ["all"]}),
         "offline": _query("offline", "Only entries that work offline.", flag),
         "low_data": _query("low_data", "Only entries that use little data.", flag),
@@ -208,7 +210,7 @@ _ERRORS = {
     "401": {"$ref": "#/components/responses/Unauthorized"},
     "403": {"$ref": "#/components/responses/Forbidden"},
 }
-_SECURITY = [{}, {"bearerAuth": []}]  # public for recommended entries, a token for the rest
+_SECURITY = [{}, {"bearerAuth": []}]  # public for decided entries, a token for the rest
 
 
 def _ok(schema: str, description: str) -> dict[str, Any]:
@@ -229,8 +231,10 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Registry of digital self-management resources for severe mental illness",
             "version": "1.0.0",
-            "description": "Read-only. Recommended entries are public; other entries need an "
-            "API token (`registry token create EMAIL`) sent as `Authorization: Bearer <secret>`.",
+            "description": "Read-only. Decided entries (recommended, recommended with cautions, "
+            "not recommended, and those due for re-review) are public; other entries need an "
+            "API token (`registry token create EMAIL`) sent as `Authorization: Bearer <secret>`. "
+            "A registry run with REGISTRY_PUBLIC_ACCESS=none needs a token for every request.",
         },
         "paths": {
             "/api/v1/entries": {

@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from registry import accounts, throttle
 from registry.db import get_session
+from registry.entries.visibility import Audience, audience
 from registry.models import User
 from registry.vocab import Role
 
@@ -30,6 +31,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 # Endpoints anyone may reach; every other page needs a signed-in account (and maybe a role).
+# What they show the public is the visibility policy's (registry/entries/visibility.py).
 PUBLIC_ENDPOINTS = {
     "static",
     "catalogue.index",
@@ -46,6 +48,18 @@ PUBLIC_ENDPOINTS = {
     "exchange.export_json",
     "exchange.export_hsds",
 }
+# With REGISTRY_PUBLIC_ACCESS=none (an intranet registry), only these are open.
+OPEN_WITHOUT_PUBLIC_ACCESS = {"static", "auth.sign_in", "auth.sign_in_post"}
+
+
+def public_access() -> bool:
+    """Return whether the public may see the decided entries (REGISTRY_PUBLIC_ACCESS=decided)."""
+    return current_app.config["REGISTRY_PUBLIC_ACCESS"] != "none"
+
+
+def current_audience() -> Audience:
+    """Return who is asking for a page: staff when signed in, else the public."""
+    return audience(current_user.is_authenticated)
 
 
 class Account(UserMixin):
@@ -217,6 +231,8 @@ def _guard_every_request():
             "auth.password", "auth.password_post", "auth.sign_out", "static",
         }:  # fmt: skip
             return redirect(url_for("auth.password"))
+    elif endpoint and not public_access() and endpoint not in OPEN_WITHOUT_PUBLIC_ACCESS:
+        return login_manager.unauthorized()
     elif endpoint not in PUBLIC_ENDPOINTS and endpoint != "auth.sign_in_post" and endpoint:
         return login_manager.unauthorized()
     return None

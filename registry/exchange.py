@@ -10,17 +10,17 @@ from typing import Any
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from registry import audit, hsds
+from registry import audit, hsds, review
 from registry.db import utcnow
-from registry.models import Resource
+from registry.entries import visibility
+from registry.models import Resource, User
 from registry.resources import apply_facts, create_resource, find_by_url, snapshot
 from registry.schemas import CSV_COLUMNS, LIST_FIELDS, ResourceCreate
 from registry.seed import RowError, parse_csv, validate_records
 from registry.status import latest_checks
-from registry.vocab import State, label
+from registry.vocab import label
 
 FORMATS = ("csv", "json", "hsds")
-RECOMMENDED = (State.RECOMMENDED.value, State.RECOMMENDED_WITH_CAUTIONS.value)
 # Written by export for people to read; an import never sets them.
 READ_ONLY = ("id", "state", "decision", "review_due", "latest_check")
 _SPREADSHEETS = (".xlsx", ".xls", ".ods", ".numbers")
@@ -182,8 +182,11 @@ def plan(session: Session, rows: Rows, errors: list[RowError] | None = None) -> 
     return result
 
 
-def _update(session: Session, change: Change, *, actor_label: str, reason: str) -> None:
-    """Write a change to its entry, audited, unless someone changed the entry meanwhile."""
+def _update(session: Session, change: Change, *, user: User, reason: str) -> None:
+    """Write a change to its entry, audited, unless someone changed the entry meanwhile.
+
+    A decided entry whose address, kind or store links change goes back to review.
+    """
     resource, data = change.resource, change.data
     moved_on = f"“{resource.name}” changed during the import: run it again"
     if resource.version != change.version:
@@ -197,21 +200,27 @@ def _update(session: Session, change: Change, *, actor_label: str, reason: str) 
         raise ExchangeError(moved_on) from None
     audit.record(
         session, entity="resource", entity_id=resource.id, action="edited",
-        changes=change.changes, actor_label=actor_label, reason=reason,
+        changes=change.changes, actor_id=user.id, reason=reason,
     )  # fmt: skip
+    review.send_back_if_basis_changed(session, resource, change.changes, user=user)
 
 
-def apply(session: Session, planned: Plan, *, source: str, skip_invalid: bool = False) -> None:
-    """Carry out a plan in one transaction: all of it, or (with rejections) nothing."""
+def apply(
+    session: Session, planned: Plan, *, source: str, user: User, skip_invalid: bool = False
+) -> None:
+    """Carry out a plan in one transaction: all of it, or (with rejections) nothing.
+
+    `user` is the account that runs the import: it is named in the audit log and is the
+    suggester of every entry added, so it cannot approve them.
+    """
     if planned.rejections and not skip_invalid:
         raise ExchangeError(f"has {len(planned.rejections)} problem(s): nothing was imported")
-    actor_label = f"import from {source}"[:100]
     reason = f"imported from {source}"
     try:
         for _line, data in planned.additions:
-            create_resource(session, data=data, actor_label=actor_label, reason=reason)
+            create_resource(session, data=data, actor_id=user.id, reason=reason)
         for change in planned.changes:
-            _update(session, change, actor_label=actor_label, reason=reason)
+            _update(session, change, user=user, reason=reason)
         session.commit()
     except Exception:
         session.rollback()
@@ -222,10 +231,14 @@ def apply(session: Session, planned: Plan, *, source: str, skip_invalid: bool = 
 
 
 def export_records(session: Session, *, recommended_only: bool = False) -> list[dict[str, Any]]:
-    """Return every entry (or the recommended ones) as the JSON shape of DESIGN.md."""
+    """Return every entry, or what the public sees by default, as the JSON shape of DESIGN.md.
+
+    recommended_only gives the entries whose standing decision recommends them, also those under
+    re-review (registry/entries/visibility.py): the registry's open data.
+    """
     query = select(Resource).order_by(Resource.id)
     if recommended_only:
-        query = query.where(Resource.state.in_(RECOMMENDED))  # type: ignore[attr-defined]
+        query = query.where(visibility.where(visibility.public_default_rule))
     resources = session.exec(query).all()
     checks = latest_checks(session, [r.id for r in resources])
     records = []

@@ -1,4 +1,4 @@
-"""Download the registry: the recommended entries for anyone, everything for signed-in staff."""
+"""Download the registry: what the public sees by default for anyone, everything for staff."""
 
 from flask import Blueprint, Response, request
 from flask_login import current_user
@@ -19,7 +19,7 @@ _DOWNLOADS = {
 def _download(fmt: str) -> Response:
     everything = request.args.get("all") == "1"
     if everything and not current_user.is_authenticated:
-        return login_manager.unauthorized()  # the whole registry is for staff
+        return login_manager.unauthorized()  # the whole registry is for staff (visibility policy)
     records = exchange.export_records(get_session(), recommended_only=not everything)
     mimetype, filename = _DOWNLOADS[fmt]
     if everything:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from registry.entries import visibility
+from registry.entries.visibility import Audience
 from registry.models import Meta, Resource, ResourceTag
 from registry.search import (
     COLUMN_FACETS,
@@ -36,6 +38,8 @@ class Index:
     version: str
     every: int = 0
     options: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The entries with each (state, standing decision): the visibility rules are read over these.
+    lifecycle: dict[tuple[str, str | None], int] = field(default_factory=dict)
 
     def add(self, facet: str, value: str | None, entry_id: int) -> None:
         if value is not None:
@@ -46,6 +50,14 @@ class Index:
         found = 0
         for value in values:
             found |= self.options.get((facet, value), 0)
+        return found
+
+    def passing(self, rule: visibility.Rule) -> int:
+        """Return the entries whose state and decision pass a visibility rule."""
+        found = 0
+        for (state, decision), bits in self.lifecycle.items():
+            if rule(state, decision):
+                found |= bits
         return found
 
 
@@ -79,6 +91,7 @@ def _build(session: Session, version: str) -> Index:
         select(
             Resource.id,
             Resource.state,
+            Resource.decision,
             Resource.kind,
             Resource.cost,
             Resource.works_offline,
@@ -86,10 +99,10 @@ def _build(session: Session, version: str) -> Index:
             Resource.moderation,
         )  # fmt: skip
     )
-    for entry_id, state, kind, cost, offline, low_data, moderation in rows:
+    for entry_id, state, decision, kind, cost, offline, low_data, moderation in rows:
         bit = 1 << entry_id
         index.every |= bit
-        index.add("state", state, entry_id)
+        index.lifecycle[(state, decision)] = index.lifecycle.get((state, decision), 0) | bit
         index.add("kind", kind, entry_id)
         index.add("cost", cost, entry_id)
         if offline:
@@ -119,13 +132,14 @@ def index(session: Session) -> Index:
     return found
 
 
+def count(session: Session, rule: visibility.Rule) -> int:
+    """Return how many entries pass a visibility rule (registry/entries/visibility.py)."""
+    return index(session).passing(rule).bit_count()
+
+
 def recommended_count(session: Session) -> int:
-    """Return how many entries are recommended now, with or without cautions."""
-    return (
-        index(session)
-        .any_of("state", STATUSES["recommended"] + STATUSES["recommended_with_cautions"])
-        .bit_count()
-    )
+    """Return how many entries stand recommended now, with or without cautions."""
+    return count(session, visibility.public_default_rule)
 
 
 def _bits(ids) -> int:
@@ -172,8 +186,7 @@ def _find_text(session: Session, words: list[str], built: Index) -> int:
 
 def _masks(built: Index, filters: Filters) -> dict[str, int]:
     """Return, per filter group, the entries that group lets through."""
-    states = {s for status in filters.statuses for s in STATUSES[status]}
-    masks = {"status": built.any_of("state", states)}
+    masks = {"status": built.passing(filters.rule())}
     for name, chosen in filters.values.items():
         facet = TAG_FACETS[name][0] if name in TAG_FACETS else name
         masks[name] = built.any_of(facet, chosen)
@@ -205,10 +218,14 @@ def counts(session: Session, query: str | None, filters: Filters) -> dict[str, d
         base = others(name)
         out[name] = {v: (base & built.options.get((name, v), 0)).bit_count() for v in allowed}
     base = others("status")
+    # Counts of statuses the public may not choose are staff's, and not even shown as 0.
+    shown = STATUSES if filters.audience is Audience.STAFF else visibility.PUBLIC_STATUSES
     out["status"] = {
-        status: (base & built.any_of("state", states)).bit_count()
-        for status, states in STATUSES.items()
-    }
+        status: (base & built.passing(visibility.option_rule(filters.audience, status,
+                                                            filters.statuses))).bit_count()
+        for status in STATUSES
+        if status in shown
+    }  # fmt: skip
     everything = others("")
     out["flags"] = {f: (everything & built.options.get(("flag", f), 0)).bit_count() for f in FLAGS}
     out["total"] = {"results": everything.bit_count(), "text_matches": matching.bit_count()}

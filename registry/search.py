@@ -24,8 +24,10 @@ from sqlalchemy import (
 )
 from sqlmodel import select
 
+from registry.entries import visibility
+from registry.entries.visibility import Audience
 from registry.models import Resource, ResourceTag
-from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, State
+from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform
 
 # The full-text indexes (migration 0004): not models, so Alembic and SQLModel leave them alone.
 _FTS = table("resource_fts", column("rowid"))
@@ -35,17 +37,10 @@ MAX_TERM_LENGTH = 60
 # bm25 weights for name, provider, description, tags: a name match counts most.
 _WEIGHTS = (10.0, 2.0, 1.0, 4.0)
 
-# What "status" means to a clinician, and the states behind each choice.
-STATUSES: dict[str, tuple[str, ...]] = {
-    "recommended": (State.RECOMMENDED.value,),
-    "recommended_with_cautions": (State.RECOMMENDED_WITH_CAUTIONS.value,),
-    "not_recommended": (State.NOT_RECOMMENDED.value,),
-    "needs_rereview": (State.NEEDS_REREVIEW.value,),
-    "unreviewed": (State.SUGGESTED.value, State.IN_REVIEW.value),
-    "retired": (State.RETIRED.value,),
-}
-DEFAULT_STATUSES = frozenset({"recommended", "recommended_with_cautions"})
-ALL_LIVE_STATUSES = frozenset(STATUSES) - {"retired"}
+# The statuses of the status filter, and what each shows to whom: registry/entries/visibility.py.
+STATUSES = visibility.STATUSES
+DEFAULT_STATUSES = visibility.DEFAULT_STATUSES
+ALL_LIVE_STATUSES = visibility.ALL_LIVE_STATUSES
 
 # List facets: filter name -> (column or tag facet, allowed values).
 TAG_FACETS: dict[str, tuple[str, frozenset[str]]] = {
@@ -67,9 +62,11 @@ class Filters:
     values: dict[str, frozenset[str]] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()
     statuses: frozenset[str] = DEFAULT_STATUSES
+    # Who is searching: the public sees only what the visibility policy lets it.
+    audience: Audience = Audience.PUBLIC
 
     @classmethod
-    def from_args(cls, args) -> "Filters":
+    def from_args(cls, args, *, audience: Audience = Audience.PUBLIC) -> "Filters":
         """Read filters from request arguments (a MultiDict); unknown values are ignored."""
         values = {}
         for name, (_target, allowed) in {**TAG_FACETS, **COLUMN_FACETS}.items():
@@ -83,7 +80,7 @@ class Filters:
             statuses = (
                 frozenset(v for v in args.getlist("status") if v in STATUSES) or DEFAULT_STATUSES
             )
-        return cls(values=values, flags=flags, statuses=statuses)
+        return cls(values=values, flags=flags, statuses=statuses, audience=audience)
 
     def without(self, facet: str) -> "Filters":
         """Return these filters with one facet cleared (for counting that facet's options)."""
@@ -96,6 +93,10 @@ class Filters:
     @property
     def shows_unrecommended(self) -> bool:
         return not self.statuses <= DEFAULT_STATUSES
+
+    def rule(self) -> visibility.Rule:
+        """Return which (state, decision) these filters show to their audience."""
+        return visibility.shown_rule(self.audience, self.statuses)
 
 
 def terms(query: str | None) -> list[str]:
@@ -136,8 +137,7 @@ def _has_tag(facet: str, values) -> ColumnElement[bool]:
 
 
 def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    states = sorted({s for status in filters.statuses for s in STATUSES[status]})
-    where: list[ColumnElement[bool]] = [Resource.state.in_(states)]  # type: ignore[attr-defined]
+    where: list[ColumnElement[bool]] = [visibility.where(filters.rule())]
     for name, chosen in filters.values.items():
         if name in TAG_FACETS:
             where.append(_has_tag(TAG_FACETS[name][0], chosen))

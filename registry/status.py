@@ -1,12 +1,14 @@
 """What clinicians need at a glance: the standing review and the latest checks, in words."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from registry.db import aware
-from registry.models import CheckResult, Review
+from registry.db import aware, utcnow
+from registry.entries import visibility
+from registry.models import CheckResult, Resource, Review
 
 
 def latest_reviews(session: Session, ids: list[int]) -> dict[int, Review]:
@@ -71,12 +73,55 @@ _PRIVACY = {
 }
 
 
+# Each store's name, and how a sentence speaks of the store itself.
+_STORE_NAMES = {
+    "app_store": ("App Store", "the App Store"),
+    "google_play": ("Google Play", "Google Play"),
+}
+_STORES = {
+    "listed": "Listed on {store}",
+    "removed": "The {name} listing is gone",
+    "unreachable": "The {name} listing could not be reached",
+    "blocked": "{store} turned the automatic check away; a person needs to look",
+}
+
+
+def review_overdue(resource: Resource, *, today: date | None = None) -> bool:
+    """Return whether a decided entry (also under re-review) is past its review-due date."""
+    return visibility.review_overdue(resource, today=today or utcnow().date())
+
+
+def store_findings(result: CheckResult | None) -> list[dict]:
+    """Return the App Store / Google Play findings of a result's report (none in older ones)."""
+    stores = ((result.report or {}).get("stores") if result else None) or []
+    return [s for s in stores if isinstance(s, dict) and s.get("store") in _STORE_NAMES]
+
+
+def listed_store_urls(result: CheckResult | None) -> dict[str, str]:
+    """Return, by store, the listing URLs that the check found listed."""
+    return {
+        s["store"]: s["url"]
+        for s in store_findings(result)
+        if s.get("status") == "listed" and isinstance(s.get("url"), str)
+    }
+
+
+def _store_line(found: dict) -> Line:
+    name, store = _STORE_NAMES[found["store"]]
+    status = found.get("status")
+    words = _STORES.get(status, f"The {{name}} listing: {status}").format(name=name, store=store)
+    words = words[:1].upper() + words[1:]
+    if status == "removed" and found.get("http_status"):
+        words += f" (HTTP {found['http_status']})"
+    return Line(name, words, status == "listed")
+
+
 def _cert_days(result: CheckResult) -> int | None:
     return ((result.report or {}).get("https") or {}).get("cert_days_left")
 
 
 def lines(result: CheckResult) -> list[Line]:
-    """Return a check result as three plain findings, each with whether it is good."""
+    """Return a check result as plain findings (site, HTTPS, privacy, store listings)."""
     days = _cert_days(result)
     secure = _HTTPS.get(result.https_status, result.https_status)
     expiring = result.https_status == "ok" and days is not None and days < CERT_WARN_DAYS
@@ -88,22 +133,30 @@ def lines(result: CheckResult) -> list[Line]:
         Line("Secure", secure, result.https_status == "ok" and not expiring),
         Line("Privacy", _PRIVACY.get(result.privacy_status, result.privacy_status),
              result.privacy_status == "found"),
+        *(_store_line(found) for found in store_findings(result)),
     ]  # fmt: skip
 
 
 def problems(result: CheckResult) -> list[str]:
     """Return what a result found wrong, in plain words (empty when it passed)."""
     report = result.report or {}
+    # The stores are checked apart from the site, so their findings stand whatever the site did.
+    stores = [_store_line(f) for f in store_findings(result)]
+    store_problems = [line.finding for line in stores if not line.ok]
     if result.liveness_status != "up":
         words = _LIVENESS.get(result.liveness_status, result.liveness_status)
         status = (report.get("liveness") or {}).get("http_status")
         if result.liveness_status == "down" and status:
             words += f" (HTTP {status})"
-        return [words]  # the rest could not be judged
-    found = [line.finding for line in lines(result) if not line.ok and line.topic != "Online"]
+        return [words, *store_problems]  # the site's other checks could not be judged
+    found = [
+        line.finding
+        for line in lines(result)
+        if not line.ok and line.topic in ("Secure", "Privacy")
+    ]
     if (report.get("https") or {}).get("redirects_http_to_https") is False:
         found.append("It does not send visitors to its secure (HTTPS) address")
-    return found
+    return found + store_problems
 
 
 def _when(result: CheckResult) -> str:
@@ -129,7 +182,12 @@ def summary(result: CheckResult | None) -> str:
 
 
 def caution(result: CheckResult | None) -> str | None:
-    """Return the caution to show at once when the latest check failed, else None."""
-    if result is None or result.verdict != "fail":
+    """Return the caution to show at once when the latest check failed, else None.
+
+    A store listing that is gone fails the check by the contract; it is a caution here even from
+    a checker that did not say so.
+    """
+    removed = any(f.get("status") == "removed" for f in store_findings(result))
+    if result is None or (result.verdict != "fail" and not removed):
         return None
     return f"At the last automatic check ({_when(result)}): {_joined(problems(result))}."

@@ -7,13 +7,16 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from registry import checkrun, dashboard, facets
+from registry.auth import current_audience
 from registry.db import get_session
+from registry.entries import visibility
+from registry.entries.visibility import Audience
 from registry.facets import counts as facet_counts
 from registry.handout import handout_ids
 from registry.models import Resource
 from registry.review import latest_review
 from registry.search import ALL_LIVE_STATUSES, RELEVANCE_LIMIT, Filters, search_statement
-from registry.status import caution, latest_checks, latest_reviews, lines
+from registry.status import caution, latest_checks, latest_reviews, lines, review_overdue
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
 bp = Blueprint("catalogue", __name__)
@@ -49,15 +52,31 @@ def resource_or_404(resource_id: int) -> Resource:
     return resource
 
 
+def visible_or_404(resource_id: int) -> Resource:
+    """Return the entry with this id if the person asking may see it, else answer 404.
+
+    An entry the public may not see is not found, exactly like one that does not exist.
+    """
+    resource = get_session().get(Resource, resource_id)
+    if resource is None or not visibility.may_open(current_audience(), resource):
+        abort(404)
+    return resource
+
+
 @bp.get("/")
 def index():
     query = request.args.get("q", "")[:2000].strip()
-    filters = Filters.from_args(request.args)
+    audience = current_audience()
+    filters = Filters.from_args(request.args, audience=audience)
     session = get_session()
     dialect = session.get_bind().dialect.name
-    # A new registry has nothing reviewed yet: show everything, marked, rather than nothing.
+    # A registry with nothing decided yet tells the public so; staff see everything, marked.
+    nothing_decided = (
+        audience is Audience.PUBLIC and facets.count(session, visibility.decided_rule) == 0
+    )
     unreviewed_registry = (
-        "status" not in request.args
+        audience is Audience.STAFF
+        and "status" not in request.args
         and "show" not in request.args
         and facets.recommended_count(session) == 0
     )
@@ -65,6 +84,10 @@ def index():
         filters = replace(filters, statuses=ALL_LIVE_STATUSES)
     counts = facet_counts(session, query, filters)
     total = counts["total"]["results"]
+    # What "Show all" would find: every live status this person may see, for the same words.
+    everything = facet_counts(
+        session, query, Filters(statuses=ALL_LIVE_STATUSES, audience=audience)
+    )["total"]["results"]
     relevance = counts["total"]["text_matches"] <= RELEVANCE_LIMIT
     stmt = search_statement(query, filters, dialect=dialect, relevance=relevance)
     size = current_app.config["REGISTRY_PAGE_SIZE"]
@@ -80,6 +103,7 @@ def index():
         reviews=latest_reviews(session, ids),
         checks=latest_checks(session, ids),
         total=total,
+        everything=everything,
         page=page,
         pages=pages,
         page_url=_page_url,
@@ -87,12 +111,14 @@ def index():
         facets=FACET_OPTIONS,
         handout=handout_ids(),
         unreviewed_registry=unreviewed_registry,
+        nothing_decided=nothing_decided,
+        staff_only_statuses=visibility.STAFF_ONLY_STATUSES,
     )
 
 
 @bp.get("/resources/<id:resource_id>")
 def entry(resource_id: int):
-    resource = resource_or_404(resource_id)
+    resource = visible_or_404(resource_id)
     session = get_session()
     return render_template(
         "entry.html",
@@ -102,11 +128,20 @@ def entry(resource_id: int):
         history=(history := checkrun.history(session, resource.id, limit=30)),
         chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
         handout=handout_ids(),
+        public=visibility.may_open(Audience.PUBLIC, resource),
     )
 
 
 def _not_found(_error):
-    return render_template("error.html", title="Page not found", status=404), 404
+    # An entry hidden from the public is not found; staff may sign in and come back to it.
+    sign_in_next = (
+        request.path
+        if request.endpoint == "catalogue.entry" and not current_user.is_authenticated
+        else None
+    )
+    return render_template(
+        "error.html", title="Page not found", status=404, sign_in_next=sign_in_next
+    ), 404
 
 
 def _server_error(_error):
@@ -129,5 +164,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["with_label"] = lambda value: (value, label(value))
     app.jinja_env.globals["check_lines"] = lines
     app.jinja_env.globals["caution"] = caution
+    app.jinja_env.globals["review_overdue"] = review_overdue
+    app.jinja_env.globals["standing"] = visibility.standing
+    app.jinja_env.globals["may_hand_out"] = visibility.may_hand_out
     app.after_request(_no_store_when_signed_in)
     app.jinja_env.globals["language_name"] = lambda code: LANGUAGES.get(code, code)

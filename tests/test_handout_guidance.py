@@ -4,14 +4,35 @@ from bs4 import BeautifulSoup
 from sqlmodel import select
 
 from registry.models import AuditEvent, Resource
+from tests.api.conftest import add_check, store
 from tests.conftest import Web
+
+APP_STORE = "https://apps.apple.com/app/id000000001"
+GOOGLE_PLAY = "https://play.google.com/store/apps/details?id=org.example.mood"
 
 
 def _id(session, name: str) -> int:
     return session.exec(select(Resource.id).where(Resource.name == name)).one()
 
 
+def _sheet(web) -> dict[str, str]:
+    """Return each printed entry's text, by its name."""
+    soup = BeautifulSoup(web.get("/handout").data, "html.parser")
+    return {e.h3.get_text(strip=True): e.get_text(" ", strip=True)
+            for e in soup.select(".registry-handout__entry")}  # fmt: skip
+
+
+def _hand_out(web, session, *names: str) -> None:
+    for name in names:
+        response = web.post(
+            "/handout/add", {"resource_id": _id(session, name), "back": "/"}, page="/"
+        )
+        assert response.status_code == 302
+
+
 def test_a_clinician_builds_a_handout_with_qr_codes_and_a_safety_note(reviewed, session):
+    add_check(reviewed, "Mood Diary App", "pass",
+              stores=[store("app_store", APP_STORE), store("google_play", GOOGLE_PLAY)])  # fmt: skip
     web = Web(reviewed.test_client())
     for name in ("Mood Diary App", "Voices Together"):
         response = web.post(
@@ -30,6 +51,76 @@ def test_a_clinician_builds_a_handout_with_qr_codes_and_a_safety_note(reviewed, 
     assert "Staying safe online" in soup.select_one(".registry-handout__safety").get_text()
 
 
+def test_the_handout_prints_the_reviewers_cautions_and_a_failing_check(reviewed, session):
+    add_check(reviewed, "Mood Diary App", "fail", liveness="down")
+    web = Web(reviewed.test_client())
+    _hand_out(web, session, "Voices Together", "Mood Diary App")
+    printed = _sheet(web)
+    assert (
+        "From the reviewer: Groups meet in person too; check times." in printed["Voices Together"]
+    )
+    assert "Check failed" not in printed["Voices Together"]
+    mood = printed["Mood Diary App"]
+    assert "Check failed: At the last automatic check" in mood
+    assert "not working: the site answers with an error (HTTP 200)" in mood
+    assert "From the reviewer" not in mood  # recommended without cautions
+
+
+def test_store_links_are_offered_only_where_the_last_check_found_the_listing(reviewed, session):
+    web = Web(reviewed.test_client())
+    _hand_out(web, session, "Mood Diary App")
+    # Never checked, or checked before stores were: no store link, only the address.
+    assert "App Store" not in _sheet(web)["Mood Diary App"]
+    add_check(reviewed, "Mood Diary App", "pass")
+    assert "Google Play" not in _sheet(web)["Mood Diary App"]
+    add_check(reviewed, "Mood Diary App", "fail",
+              stores=[store("app_store", APP_STORE), store("google_play", GOOGLE_PLAY, "removed", 404)])  # fmt: skip
+    soup = BeautifulSoup(web.get("/handout").data, "html.parser")
+    links = [a["href"] for a in soup.select(".registry-handout__stores a")]
+    assert links == [APP_STORE]
+    mood = _sheet(web)["Mood Diary App"]
+    assert "from the App Store, or go to the address below" in mood
+    assert "the Google Play listing is gone (HTTP 404)" in mood  # the failing-check caution
+
+
+def test_an_entry_under_rereview_goes_on_the_handout_with_a_note_and_its_overdue_review(
+    reviewed, session
+):
+    from datetime import date
+
+    from registry.review import change_state
+    from registry.vocab import State
+
+    web = Web(reviewed.test_client())
+    _hand_out(web, session, "Voices Together")
+    voices = session.get(Resource, _id(session, "Voices Together"))
+    change_state(session, voices, State.NEEDS_REREVIEW, reason="its review expired",
+                 actor_label="review expiry")  # fmt: skip
+    voices.review_due = date(2020, 1, 31)
+    session.commit()
+    printed = _sheet(web)["Voices Together"]
+    assert "Being reviewed again" in printed
+    assert "Review overdue: it was due to be reviewed again by 31 January 2020" in printed
+    assert "From the reviewer: Groups meet in person too" in printed
+    # It can still be added afresh: its standing decision recommends it.
+    web.post("/handout/clear", page="/handout")
+    _hand_out(web, session, "Voices Together")
+    assert list(_sheet(web)) == ["Voices Together"]
+
+
+def test_an_entry_retired_after_it_was_added_drops_off_the_handout(reviewed, session):
+    from registry.review import change_state
+    from registry.vocab import State
+
+    web = Web(reviewed.test_client())
+    _hand_out(web, session, "Mood Diary App", "Voices Together")
+    mood = session.get(Resource, _id(session, "Mood Diary App"))
+    change_state(session, mood, State.RETIRED, reason="gone for good", actor_label="test")
+    session.commit()
+    assert list(_sheet(web)) == ["Voices Together"]
+    assert "Mood Diary App" not in web.get("/handout").get_data(as_text=True)
+
+
 def test_the_qr_code_encodes_the_resource_address(reviewed):
     import segno
 
@@ -45,6 +136,10 @@ def test_only_recommended_resources_go_in_a_handout(reviewed, session):
     refused = web.post("/handout/add", {"resource_id": _id(session, "Carers Helpline"), "back": "/"},
                        page="/", follow_redirects=True)  # fmt: skip
     assert "Only recommended resources can go in a handout" in refused.get_data(as_text=True)
+    # An entry the public may not see is not there at all: its name is not even said.
+    hidden = web.post("/handout/add", {"resource_id": _id(session, "Bipolar Peer Forum"), "back": "/"},
+                      page="/", follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    assert "That resource is not in the registry" in hidden and "Bipolar Peer Forum" not in hidden
     assert (
         BeautifulSoup(web.get("/handout").data, "html.parser").select(".registry-handout__entry")
         == []

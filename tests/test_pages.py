@@ -1,4 +1,8 @@
-"""The catalogue and entry pages: search, filters, every field shown, everything escaped."""
+"""The catalogue and entry pages: search, filters, every field shown, everything escaped.
+
+The small fixture registry has nothing reviewed, so most of these look as staff do (signed in):
+the public sees only decided entries (tests/test_visibility.py).
+"""
 
 import pytest
 from bs4 import BeautifulSoup
@@ -7,6 +11,7 @@ from sqlmodel import select
 from registry.models import Resource
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
+from tests.conftest import Web
 
 
 def _page(client, url: str, status: int = 200) -> BeautifulSoup:
@@ -17,6 +22,12 @@ def _page(client, url: str, status: int = 200) -> BeautifulSoup:
 
 def _names(soup: BeautifulSoup) -> list[str]:
     return [a.get_text(strip=True) for a in soup.select(".registry-result .nhsuk-card__link")]
+
+
+@pytest.fixture
+def client(as_role):
+    """A clinician's browser, signed in: staff see every entry, marked."""
+    return as_role("clinician").client
 
 
 def test_the_catalogue_lists_every_entry_with_its_review_status(client):
@@ -159,9 +170,12 @@ def test_an_entry_named_like_a_script_shows_as_text(client, session):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_results_are_paged(make_app):
+def test_results_are_paged(make_app, make_user):
+    make_user("pager@example.org")  # on the same database as the app below
     app = make_app(REGISTRY_PAGE_SIZE=3)
-    client = app.test_client()
+    web = Web(app.test_client())
+    web.sign_in("pager@example.org")
+    client = web.client
     first, second = _page(client, "/?show=all"), _page(client, "/?show=all&page=2")
     assert len(_names(first)) == 3 and len(_names(second)) == 1
     assert first.select_one(".nhsuk-pagination__link--next")["href"] == "/?show=all&page=2"

@@ -5,6 +5,7 @@ from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 
 from registry.db import get_engine
+from registry.entries.visibility import Audience
 from registry.facets import counts as facet_counts
 from registry.models import Resource, User
 from registry.resources import create_resource
@@ -24,6 +25,12 @@ def _names(client, url: str) -> list[str]:
     return [a.get_text(strip=True) for a in soup.select(".registry-result .nhsuk-card__link")]
 
 
+@pytest.fixture
+def staff(as_role):
+    """A clinician signed in: staff may filter by every status, unreviewed and retired too."""
+    return as_role("clinician").client
+
+
 def _add(session, name: str, url: str, state: str = "recommended", **fields) -> Resource:
     entry = create_resource(
         session, data=ResourceCreate(name=name, url=url, kind=fields.pop("kind", "website"), **fields),
@@ -34,8 +41,8 @@ def _add(session, name: str, url: str, state: str = "recommended", **fields) -> 
     return entry
 
 
-def test_clinicians_see_recommended_entries_unless_they_ask_for_more(reviewed):
-    client = reviewed.test_client()
+def test_clinicians_see_recommended_entries_unless_they_ask_for_more(reviewed, staff):
+    client = staff
     assert _names(client, "/") == ["Mood Diary App", "Voices Together"]
     page = client.get("/").get_data(as_text=True)
     assert "Show all 4, including 1 not yet reviewed" in page
@@ -127,12 +134,12 @@ def test_the_index_follows_edits(reviewed, people):
         ("kind=nonsense", ["Mood Diary App", "Voices Together"]),
     ],
 )
-def test_every_filter_narrows_the_results(reviewed, query, expected):
-    assert _names(reviewed.test_client(), f"/?{query}") == expected
+def test_every_filter_narrows_the_results(reviewed, staff, query, expected):
+    assert _names(staff, f"/?{query}") == expected
 
 
-def test_each_filter_option_shows_how_many_results_choosing_it_would_give(reviewed):
-    soup = BeautifulSoup(reviewed.test_client().get("/?kind=app").data, "html.parser")
+def test_each_filter_option_shows_how_many_results_choosing_it_would_give(reviewed, staff):
+    soup = BeautifulSoup(staff.get("/?kind=app").data, "html.parser")
 
     def count(input_id: str) -> str:
         return soup.select_one(f'label[for="{input_id}"] .registry-count').get_text(strip=True)
@@ -147,23 +154,27 @@ def test_each_filter_option_shows_how_many_results_choosing_it_would_give(review
     assert language["cy"] == "Welsh (1)"
 
 
-def test_facet_counts_match_what_choosing_the_option_returns(reviewed):
+@pytest.mark.parametrize("audience", list(Audience))
+def test_facet_counts_match_what_choosing_the_option_returns(reviewed, audience):
     with Session(get_engine(reviewed)) as session:
         base = Filters(
             statuses=frozenset(
                 {"recommended", "recommended_with_cautions", "not_recommended", "unreviewed"}
-            )
+            ),
+            audience=audience,
         )
         counts = facet_counts(session, "", base)
         assert counts["condition"], "the fixture has conditions to count"
         for condition, n in counts["condition"].items():
-            chosen = Filters(values={"condition": frozenset({condition})}, statuses=base.statuses)
+            chosen = Filters(values={"condition": frozenset({condition})}, statuses=base.statuses,
+                             audience=audience)  # fmt: skip
             assert len(session.exec(search_statement("", chosen)).all()) == n, condition
         for kind, n in counts["kind"].items():
-            chosen = Filters(values={"kind": frozenset({kind})}, statuses=base.statuses)
+            chosen = Filters(values={"kind": frozenset({kind})}, statuses=base.statuses,
+                             audience=audience)  # fmt: skip
             assert len(session.exec(search_statement("", chosen)).all()) == n, kind
         for status, n in counts["status"].items():
-            chosen = Filters(statuses=frozenset({status}))
+            chosen = Filters(statuses=frozenset({status}), audience=audience)
             assert len(session.exec(search_statement("", chosen)).all()) == n, status
 
 
@@ -213,7 +224,7 @@ def test_an_entry_that_passed_shows_its_checks_without_a_caution(reviewed, sessi
     assert "Online" in soup.select_one(".registry-checks").get_text()
 
 
-def test_unrecommended_states_stay_out_of_the_default_view(app, session):
+def test_unrecommended_states_stay_out_of_the_default_view(app, session, staff):
     for state in State:
         _add(
             session,
@@ -221,10 +232,10 @@ def test_unrecommended_states_stay_out_of_the_default_view(app, session):
             f"https://{state.value.replace('_', '-')}.example.org/",
             state=state.value,
         )
-    names = _names(app.test_client(), "/?q=entry")
+    names = _names(staff, "/?q=entry")
     assert names == ["Entry recommended", "Entry recommended_with_cautions"]
-    assert "Entry retired" not in _names(app.test_client(), "/?q=entry&show=all")
-    assert _names(app.test_client(), "/?q=entry&status=retired") == ["Entry retired"]
+    assert "Entry retired" not in _names(staff, "/?q=entry&show=all")
+    assert _names(staff, "/?q=entry&status=retired") == ["Entry retired"]
 
 
 def test_filter_counts_follow_every_change_at_once(reviewed, people):

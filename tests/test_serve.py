@@ -55,6 +55,31 @@ def _get(port: int, path: str) -> str:
         return response.read().decode()
 
 
+def _staff(tmp_path, port: int, *, new: bool = True):
+    """Add a clinician with `registry user add` (once), sign in over HTTP; return a page getter."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    password = "correct horse battery staple"
+    if new:
+        subprocess.run(
+            [sys.executable, "-m", "registry.cli", "user", "add", "nurse@trust.test",
+             "--role", "clinician", "--password-stdin"],
+            input=password + "\n", text=True, check=True, capture_output=True,
+            env={**os.environ, "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance")},
+        )  # fmt: skip
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    base = f"http://127.0.0.1:{port}"
+    form = opener.open(f"{base}/sign-in", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    body = {"csrf_token": token, "email": "nurse@trust.test", "password": password}
+    opener.open(f"{base}/sign-in", urllib.parse.urlencode(body).encode(), timeout=10).read()
+    return lambda path: opener.open(f"{base}{path}", timeout=10).read().decode()
+
+
 def _counts(tmp_path) -> tuple[int, int]:
     engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'registry.sqlite3'}")
     with Session(engine) as session:
@@ -69,15 +94,18 @@ def test_serve_brings_up_the_seeded_catalogue_and_a_restart_loads_nothing_twice(
 ):
     seed_rows = len(read_csv(default_seed_file()))
     with serving(tmp_path, free_port):
-        page = _get(free_port, "/?q=bipolar&show=all")
-        assert "Bipolar UK" in page
-        assert _get(free_port, "/resources/1").count("nhsuk-summary-list__row") >= 17
-    assert _counts(tmp_path) == (seed_rows, seed_rows)
+        # Nothing is reviewed yet: the public is told so, and staff see every seeded entry.
+        assert "No resource has been reviewed yet" in _get(free_port, "/?q=bipolar")
+        assert "Bipolar UK" not in _get(free_port, "/?q=bipolar&show=all")
+        staff = _staff(tmp_path, free_port)
+        assert "Bipolar UK" in staff("/?q=bipolar&show=all")
+        assert staff("/resources/1").count("nhsuk-summary-list__row") >= 17
+    assert _counts(tmp_path) == (seed_rows, seed_rows + 1)  # the seed, and the new account
     with serving(tmp_path, free_port) as process:
-        assert "Bipolar UK" in _get(free_port, "/?q=bipolar&show=all")
+        assert "Bipolar UK" in _staff(tmp_path, free_port, new=False)("/?q=bipolar&show=all")
     output = process.stdout.read()
     assert "Loaded" not in output
-    assert _counts(tmp_path) == (seed_rows, seed_rows)
+    assert _counts(tmp_path) == (seed_rows, seed_rows + 1)  # the seed, and the new account
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one process", "workers"])

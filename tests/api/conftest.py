@@ -28,9 +28,11 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-def report(url: str, verdict: str, liveness: str = "up") -> dict:
-    """A check report as the checker writes it."""
+def report(url: str, verdict: str, liveness: str = "up", *, stores: list | None = None) -> dict:
+    """A check report as the checker writes it (with a stores section when stores is given)."""
+    found = {"stores": stores} if stores is not None else {}
     return {
+        **found,
         "url": url,
         "final_url": url,
         "checked_at": utcnow().isoformat(timespec="seconds"),
@@ -42,6 +44,21 @@ def report(url: str, verdict: str, liveness: str = "up") -> dict:
         "privacy": {"status": "found", "policy_url": url + "privacy", "detail": "",
                     "fingerprint": "0" * 64},
     }  # fmt: skip
+
+
+def store(which: str, url: str, status: str = "listed", http_status: int = 200) -> dict:
+    """One store listing of a report's stores section (DESIGN.md's contract)."""
+    return {"store": which, "url": url, "status": status, "http_status": http_status,
+            "last_updated": None, "version": None, "detail": ""}  # fmt: skip
+
+
+def add_check(app, name: str, verdict: str, liveness: str = "up", *, stores=None) -> None:
+    """Record a check result for the entry called name, as a check outside any run does."""
+    with Session(get_engine(app)) as db_session:
+        resource = db_session.exec(select(Resource).where(Resource.name == name)).one()
+        db_session.add(result_row(report(resource.url, verdict, liveness, stores=stores),
+                                  resource_id=resource.id, run_id=None))  # fmt: skip
+        db_session.commit()
 
 
 def add_check_history(app, verdicts=("pass", "warn", "fail")) -> dict[str, list[int]]:

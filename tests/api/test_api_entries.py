@@ -25,17 +25,34 @@ def _id(client, headers, name: str) -> int:
     return next(item["id"] for item in items if item["name"] == name)
 
 
-def test_anyone_reads_recommended_entries_and_nothing_else(reviewed, make_token):
+def test_anyone_reads_decided_entries_and_nothing_else(reviewed, make_token):
     client = reviewed.test_client()
     assert _names(client.get("/api/v1/entries")) == RECOMMENDED
-    helpline = _id(client, bearer(make_token()[1]), "Carers Helpline")
+    # Not recommended is public on request; "all" is every decided entry without a token.
+    assert _names(client.get("/api/v1/entries?status=not_recommended")) == {"Carers Helpline"}
+    assert _names(client.get("/api/v1/entries?show=all")) == EVERY_LIVE - {"Bipolar Peer Forum"}
+    token = bearer(make_token()[1])
+    helpline = _id(client, token, "Carers Helpline")
+    assert client.get(f"/api/v1/entries/{helpline}").get_json()["state"] == "not_recommended"
+    forum = _id(client, token, "Bipolar Peer Forum")
 
-    for path in ("/api/v1/entries?show=all", "/api/v1/entries?status=not_recommended",
-                 f"/api/v1/entries/{helpline}", f"/api/v1/entries/{helpline}/checks"):  # fmt: skip
+    for path in ("/api/v1/entries?status=unreviewed", "/api/v1/entries?status=retired",
+                 f"/api/v1/entries/{forum}", f"/api/v1/entries/{forum}/checks"):  # fmt: skip
         response = client.get(path)
         assert response.status_code == 401, path
         assert response.is_json and response.get_json()["error"]["code"] == "token_required"
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "Bipolar Peer Forum" not in response.get_data(as_text=True)
+
+
+def test_without_a_token_the_counts_are_of_public_entries_only(reviewed, make_token):
+    client = reviewed.test_client()
+    public = client.get("/api/v1/entries").get_json()["facets"]
+    assert public["status"] == {"recommended": 1, "recommended_with_cautions": 1,
+                                "not_recommended": 1, "needs_rereview": 0}  # fmt: skip
+    assert public["kind"]["forum"] == 0  # the forum is not yet reviewed
+    staff = client.get("/api/v1/entries?show=all", headers=bearer(make_token()[1])).get_json()
+    assert staff["facets"]["status"]["unreviewed"] == 1 and staff["facets"]["kind"]["forum"] == 1
 
 
 def test_a_clinicians_token_reads_every_entry(reviewed, make_token):
@@ -115,13 +132,16 @@ QUERIES = ["", "q=bipolar", "q=support", "kind=app", "condition=psychosis",
 
 
 @BOTH_BACKENDS
-def test_filters_find_what_the_catalogue_page_finds(reviewed, make_token):
+def test_filters_find_what_the_catalogue_page_finds(reviewed, make_token, as_role):
     client, token = reviewed.test_client(), bearer(make_token()[1])
+    signed_in = as_role("clinician").client
     for query in QUERIES:
-        page = _catalogue_ids(reviewed.test_client(), query)
-        found = client.get(f"/api/v1/entries?{query}", headers=token).get_json()
-        assert [item["id"] for item in found["items"]] == page, query
-        assert found["total"] == len(page), query
+        # Staff with a token find what staff find on the page; the public what the public finds.
+        for browser, headers in ((signed_in, token), (reviewed.test_client(), {})):
+            page = _catalogue_ids(browser, query)
+            found = client.get(f"/api/v1/entries?{query}", headers=headers).get_json()
+            assert [item["id"] for item in found["items"]] == page, (query, headers)
+            assert found["total"] == len(page), (query, headers)
 
 
 INVALID = [("page=abc", "page"), ("per_page=1000", "per_page"), ("per_page=0", "per_page"),

@@ -143,3 +143,44 @@ def test_a_member_of_staff_makes_and_revokes_an_api_token(live_server, page, axe
     expect(page.locator(".registry-flash")).to_contain_text("no longer works")
     expect(page.get_by_role("cell", name=re.compile("^Revoked on"))).to_be_visible()
     axe(page)
+
+
+def test_a_printed_handout_keeps_the_reviewers_cautions_and_the_failing_check(
+    live_server, reviewed, page, axe
+):
+    from tests.api.conftest import add_check, store
+
+    add_check(reviewed, "Mood Diary App", "fail", liveness="down", stores=[
+        store("app_store", "https://apps.apple.com/app/id000000001"),
+        store("google_play", "https://play.google.com/store/apps/details?id=org.example.mood",
+              "removed", 404),
+    ])  # fmt: skip
+    base = live_server
+    _sign_in(page, base, "clinician@example.org")
+    expect(page.locator(".registry-nav__account")).to_contain_text("clinician@example.org")
+    for query, name in (("voices", "Voices Together"), ("mood", "Mood Diary App")):
+        page.goto(f"{base}/?q={query}")
+        page.get_by_role("button", name=re.compile(f"^Add to handout.*{name}")).click()
+        expect(page.locator(".registry-flash")).to_contain_text(f"“{name}” added to your handout")
+    page.get_by_role("link", name=re.compile(r"^Handout")).click()
+    axe(page)
+
+    page.emulate_media(media="print")
+    entries = page.locator(".registry-handout__entry")
+    expect(entries.locator("h3")).to_have_text(["Voices Together", "Mood Diary App"])
+    voices, mood = entries.nth(0), entries.nth(1)
+    expect(voices.locator(".registry-handout__caution--review")).to_be_visible()
+    expect(voices.locator(".registry-handout__caution--review")).to_contain_text(
+        "Groups meet in person too; check times."
+    )
+    check = mood.locator(".registry-handout__caution--check")
+    expect(check).to_be_visible()
+    expect(check).to_contain_text("not working: the site answers with an error")
+    expect(check).to_contain_text("the Google Play listing is gone (HTTP 404)")
+    # Only the listing the check found is offered.
+    expect(mood.locator(".registry-handout__stores a")).to_have_text(
+        ["https://apps.apple.com/app/id000000001"]
+    )
+    expect(page.locator(".registry-screen-only")).to_be_hidden()
+    axe(page)
+    assert page.pdf(format="A4").startswith(b"%PDF")

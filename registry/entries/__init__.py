@@ -1,0 +1,1 @@
+"""Entries of the registry: who may see which, by state and standing decision."""
