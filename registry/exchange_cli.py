@@ -6,7 +6,7 @@ import click
 
 from registry import exchange
 from registry.seed import RowError
-from registry.users_cli import open_session
+from registry.users_cli import active_account, open_session
 
 
 def _short(value: object) -> str:
@@ -43,10 +43,25 @@ def _rejections(errors: list[RowError], verb: str = "Rejected") -> str:
     "--format", "fmt", type=click.Choice(exchange.FORMATS), default=None,
     help="The file's format (default: told from its name and content).",
 )  # fmt: skip
+@click.option(
+    "--as", "as_email", metavar="EMAIL", default=None,
+    help="Required, dry runs too: the staff account running the import. It is named in the "
+    "history and is the suggester of every entry added, so someone else must approve them.",
+)  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Say what would be added, changed and rejected.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows even if some are bad.")
-def import_command(file: Path, fmt: str | None, dry_run: bool, skip_invalid: bool) -> None:
-    """Add and update entries from a CSV, JSON or HSDS 3 file, matched by URL (all or nothing)."""
+def import_command(
+    file: Path, fmt: str | None, as_email: str | None, dry_run: bool, skip_invalid: bool
+) -> None:
+    """Add and update entries from a CSV, JSON or HSDS 3 file, matched by URL (all or nothing).
+
+    A decided entry whose address, kind or store links the file changes goes back to review.
+    """
+    if not (as_email or "").strip():
+        raise click.UsageError(
+            "Say who is importing: --as EMAIL, the email of an active staff account (dry runs "
+            "too). The entries it adds are that person's suggestions: another reviewer decides."
+        )
     try:
         fmt, rows, errors = exchange.read_file(file, fmt)
     except exchange.ExchangeError as exc:
@@ -56,6 +71,7 @@ def import_command(file: Path, fmt: str | None, dry_run: bool, skip_invalid: boo
         raise click.ClickException(f"{file}: nothing was imported.\n{_rejections(errors)}\n{hint}")
     unit = "line" if fmt == "csv" else "entry"
     with open_session() as session:
+        importer = active_account(session, as_email)
         planned = exchange.plan(session, rows, errors)
         if dry_run:
             _report(planned, dry_run=True, unit=unit)
@@ -69,7 +85,9 @@ def import_command(file: Path, fmt: str | None, dry_run: bool, skip_invalid: boo
                 "Fix these rows, or run again with --skip-invalid to import the others."
             )
         try:
-            exchange.apply(session, planned, source=file.name, skip_invalid=skip_invalid)
+            exchange.apply(
+                session, planned, source=file.name, user=importer, skip_invalid=skip_invalid
+            )
         except exchange.ExchangeError as exc:
             raise click.ClickException(f"{file}: nothing was imported: {exc}") from None
         _report(planned, dry_run=False, unit=unit)

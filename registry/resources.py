@@ -45,8 +45,13 @@ def create_resource(
     actor_id: int | None = None,
     actor_label: str | None = None,
     reason: str | None = None,
+    suggested_by_label: str | None = None,
 ) -> Resource:
-    """Add a new entry in state `suggested`, with an audit entry; the caller commits."""
+    """Add a new entry in state `suggested`, with an audit entry; the caller commits.
+
+    The account that acts (actor_id) is its suggester; without one, suggested_by_label names
+    where it came from (such as "seed data"), so that any reviewer may decide on it.
+    """
     resource = Resource(
         name=data.name,
         url=data.url,
@@ -54,6 +59,7 @@ def create_resource(
         kind=data.kind.value,
         state=State.SUGGESTED.value,
         suggested_by_id=actor_id,
+        suggested_by_label=None if actor_id else suggested_by_label,
     )
     apply_facts(resource, data)
     session.add(resource)

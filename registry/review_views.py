@@ -2,18 +2,43 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 
 from registry import checkrun, dashboard, queue, review, rubric
 from registry.auth import roles_required, signed_in_user
 from registry.db import get_session
+from registry.entries import policy
 from registry.forms import FIELD_LABELS, resource_values, validate_resource
 from registry.models import CheckResult, ProblemReport, Resource
-from registry.review import EditConflict, LifecycleError
-from registry.staff_views import CHOICES
+from registry.review import EditConflict, LifecycleError, Seen
+from registry.staff_views import CHOICES, commit_unless_changed
 from registry.views import resource_or_404
 from registry.vocab import Decision, Role
 
 bp = Blueprint("review", __name__)
+
+
+@bp.record_once
+def _register_helpers(state) -> None:
+    """Answer any StaleDataError with a 409 page, and let entry.html's forms carry `seen`."""
+    state.app.register_error_handler(StaleDataError, _changed_at_the_same_moment)
+    state.app.jinja_env.globals["seen_token"] = lambda resource: str(
+        review.seen_now(get_session(), resource)
+    )
+
+
+def _changed_at_the_same_moment(_error):
+    """The last line of defence: a write that lost a race on an entry, wherever it happened."""
+    get_session().rollback()
+    return render_template(
+        "error.html", title="Someone changed this at the same moment", status=409,
+        message="Someone else changed this at the same moment as you, so nothing was saved. "
+        "Go back, reload the page to see what changed, and try again.",
+    ), 409  # fmt: skip
+
+
+def _seen() -> Seen:
+    return Seen.parse(request.form.get("seen"))
 
 
 @bp.get("/review")
@@ -39,7 +64,10 @@ def _latest_check(resource_id: int) -> CheckResult | None:
     return checkrun.latest_result(get_session(), resource_id)
 
 
-def _review_page(resource: Resource, *, answers=None, form=None, error=None, status=200):
+def _review_page(
+    resource: Resource, *, answers=None, form=None, error=None, conflict=None, seen=None, status=200
+):
+    db = get_session()
     return render_template(
         "review/review.html",
         resource=resource,
@@ -49,8 +77,15 @@ def _review_page(resource: Resource, *, answers=None, form=None, error=None, sta
         form=form or {},
         decisions=list(Decision),
         latest_check=_latest_check(resource.id),
-        previous=review.latest_review(get_session(), resource.id),
+        previous=(previous := review.latest_review(db, resource.id)),
+        # What the policy lost and gained since the check the last decision saw.
+        policy_diff=policy.changes(
+            db, resource.id, after_result_id=(previous.check_result_id or 0) if previous else 0
+        ),
         error=error,
+        conflict=conflict,
+        seen=seen or review.seen_now(db, resource),
+        suggested_by=review.suggested_by(db, resource),
         self_suggested=resource.suggested_by_id == current_user.id,
     ), status
 
@@ -73,25 +108,31 @@ def review_post(resource_id: int):
         for item in rubric.ITEMS
     }
     db = get_session()
+    seen = _seen()
     try:
         decision = Decision(request.form.get("decision", ""))
     except ValueError:
         return _review_page(
-            resource, answers=answers, form=request.form, error="Choose a decision.", status=400
-        )
+            resource, answers=answers, form=request.form, error="Choose a decision.", seen=seen,
+            status=400,
+        )  # fmt: skip
     try:
-        review.decide(
+        conflict = commit_unless_changed(db, resource, seen, lambda: review.decide(
             db, resource, user=signed_in_user(), decision=decision,
             rationale=request.form.get("rationale", ""), cautions=request.form.get("cautions", ""),
             answers=answers, validity_months=current_app.config["REGISTRY_REVIEW_VALID_MONTHS"],
-        )  # fmt: skip
+            seen=seen,
+        ))  # fmt: skip
     except LifecycleError as exc:
         db.rollback()
         status = 403 if isinstance(exc, review.NotIndependent) else 400
         return _review_page(
-            resource, answers=answers, form=request.form, error=str(exc), status=status
+            resource, answers=answers, form=request.form, error=str(exc), seen=seen, status=status
         )
-    db.commit()
+    if conflict is not None:
+        return _review_page(
+            resource, answers=answers, form=request.form, conflict=conflict, status=409
+        )
     flash(f"Your decision on “{resource.name}” has been recorded.")
     return redirect(url_for("review.queue_page"))
 
@@ -101,13 +142,20 @@ def review_post(resource_id: int):
 def start_review(resource_id: int):
     resource = resource_or_404(resource_id)
     db = get_session()
+    seen = _seen()
     try:
-        review.start_review(db, resource, user=signed_in_user())
+        conflict = commit_unless_changed(
+            db,
+            resource,
+            seen,
+            lambda: review.start_review(db, resource, user=signed_in_user(), seen=seen),
+        )
     except LifecycleError as exc:
         db.rollback()
         flash(str(exc))
     else:
-        db.commit()
+        if conflict is not None:
+            return _review_page(resource, conflict=conflict, status=409)
     return redirect(url_for("review.review_page", resource_id=resource.id))
 
 
@@ -157,26 +205,36 @@ def edit_post(resource_id: int):
 @bp.post("/resources/<id:resource_id>/retire")
 @roles_required(Role.REVIEWER)
 def retire(resource_id: int):
-    return _state_action(resource_id, review.retire, "Entry retired; its history is kept.")
+    return _state_action(resource_id, "retire", "Entry retired; its history is kept.")
 
 
 @bp.post("/resources/<id:resource_id>/reinstate")
 @roles_required(Role.REVIEWER)
 def reinstate(resource_id: int):
-    return _state_action(resource_id, review.reinstate, "Entry reinstated as a suggestion.")
+    return _state_action(
+        resource_id, "reinstate", "Entry reinstated as your suggestion: another reviewer decides."
+    )
 
 
-def _state_action(resource_id: int, action, done: str):
+def _state_action(resource_id: int, verb: str, done: str):
     resource = resource_or_404(resource_id)
     db = get_session()
+    seen, reason = _seen(), request.form.get("reason", "")
+    action = {"retire": review.retire, "reinstate": review.reinstate}[verb]
     try:
-        action(db, resource, user=signed_in_user(), reason=request.form.get("reason", ""))
+        conflict = commit_unless_changed(db, resource, seen, lambda: action(
+            db, resource, user=signed_in_user(), reason=reason, seen=seen
+        ))  # fmt: skip
     except LifecycleError as exc:
         db.rollback()
         flash(str(exc))
-    else:
-        db.commit()
-        flash(done)
+        return redirect(url_for("catalogue.entry", resource_id=resource.id))
+    if conflict is not None:
+        return render_template(
+            "review/state_conflict.html", resource=resource, verb=verb, reason=reason,
+            conflict=conflict, seen=review.seen_now(db, resource),
+        ), 409  # fmt: skip
+    flash(done)
     return redirect(url_for("catalogue.entry", resource_id=resource.id))
 
 

@@ -17,6 +17,8 @@ from registry.resources import create_resource, find_by_url
 from registry.schemas import CSV_COLUMNS, ResourceCreate, field_errors, url_key
 
 SEED_MARKER = "seed_loaded_at"
+# Who suggested the seed's entries: no account did, so any reviewer may decide on them.
+SEED_SUGGESTER = "seed data"
 _REQUIRED_COLUMNS = ("name", "url", "kind")
 
 
@@ -125,8 +127,9 @@ def _add_missing(session: Session, rows: list[tuple[int, ResourceCreate]], sourc
     for _line, data in rows:
         if find_by_url(session, data.url) is None:
             create_resource(
-                session, data=data, actor_label="seed loader", reason=f"seed data from {source}"
-            )
+                session, data=data, actor_label="seed loader", reason=f"seed data from {source}",
+                suggested_by_label=SEED_SUGGESTER,
+            )  # fmt: skip
             added += 1
     return added
 

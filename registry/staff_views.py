@@ -1,14 +1,19 @@
 """Pages for all signed-in staff: suggest a resource, report a problem, an entry's history."""
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlmodel import select
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, select
 
 from registry import review
 from registry.auth import signed_in_user
 from registry.db import get_session
+from registry.entries import policy
 from registry.forms import FIELD_LABELS, validate_resource
-from registry.models import AuditEvent, ProblemReport, Review, User
-from registry.review import REPORT_REASONS, LifecycleError
+from registry.models import AuditEvent, ProblemReport, Resource, Review, User
+from registry.review import REPORT_REASONS, LifecycleError, Seen, Since
 from registry.views import resource_or_404
 from registry.vocab import Audience, Condition, Cost, Kind, Moderation, Platform
 
@@ -22,6 +27,26 @@ CHOICES = {
     "platforms": list(Platform),
     "moderation": list(Moderation),
 }
+
+
+def commit_unless_changed(
+    db: Session, resource: Resource, seen: Seen, action: Callable[[], Any]
+) -> Since | None:
+    """Do action and commit; if the entry changed meanwhile, save nothing and return what changed.
+
+    A StaleDataError is the same conflict, caught at the last moment: a write that landed
+    between this request's read of the entry and its own write. Other LifecycleErrors rise.
+    """
+    try:
+        action()
+        db.commit()
+    except review.ChangedMeanwhile as exc:
+        db.rollback()
+        return exc.since
+    except StaleDataError:
+        db.rollback()
+        return review.changes_since(db, resource, seen)
+    return None
 
 
 @bp.get("/suggest")
@@ -54,29 +79,35 @@ def suggest_post():
     ), 400
 
 
+def _report_page(resource, *, form=None, seen=None, error=None, conflict=None, status=200):
+    return render_template(
+        "staff/report.html", resource=resource, reasons=REPORT_REASONS, form=form or {},
+        seen=seen or review.seen_now(get_session(), resource), error=error, conflict=conflict,
+    ), status  # fmt: skip
+
+
 @bp.get("/resources/<id:resource_id>/report")
 def report(resource_id: int):
-    resource = resource_or_404(resource_id)
-    return render_template(
-        "staff/report.html", resource=resource, reasons=REPORT_REASONS, error=None
-    )
+    return _report_page(resource_or_404(resource_id))
 
 
 @bp.post("/resources/<id:resource_id>/report")
 def report_post(resource_id: int):
     resource = resource_or_404(resource_id)
     db = get_session()
+    seen = Seen.parse(request.form.get("seen"))
+    reason, note = request.form.get("reason", ""), request.form.get("note", "")[:4000]
+    form = {"reason": reason, "note": note}
     try:
-        review.report_problem(
-            db, resource, user=signed_in_user(),
-            reason=request.form.get("reason", ""), note=request.form.get("note", "")[:4000],
-        )  # fmt: skip
+        conflict = commit_unless_changed(db, resource, seen, lambda: review.report_problem(
+            db, resource, user=signed_in_user(), reason=reason, note=note, seen=seen,
+        ))  # fmt: skip
     except LifecycleError as exc:
         db.rollback()
-        return render_template(
-            "staff/report.html", resource=resource, reasons=REPORT_REASONS, error=str(exc)
-        ), 400
-    db.commit()
+        # What the person saw still stands: a change since must still be shown to them.
+        return _report_page(resource, form=form, seen=seen, error=str(exc), status=400)
+    if conflict is not None:
+        return _report_page(resource, form=form, conflict=conflict, status=409)
     flash("Thank you. A reviewer will look at your report.")
     return redirect(url_for("catalogue.entry", resource_id=resource.id))
 
@@ -99,5 +130,5 @@ def history(resource_id: int):
     people = {u.id: u for u in db.exec(select(User).where(User.id.in_(ids)))}  # type: ignore[union-attr]
     return render_template(
         "staff/history.html", resource=resource, events=events, reviews=reviews, reports=reports,
-        people=people,
+        people=people, policy_diff=policy.changes(db, resource.id),
     )  # fmt: skip

@@ -23,6 +23,26 @@ def open_session() -> Session:
     return Session(engine)
 
 
+def active_account(session: Session, email: str, *, option: str = "--as"):
+    """Return the active account with this email, or stop the command saying what to do."""
+    from registry import accounts
+
+    found = accounts.find(session, email)
+    if found is None:
+        raise click.BadParameter(
+            f"there is no account for {email}. Give the email of an existing staff account, "
+            f"or add one first: registry user add {email} --role admin",
+            param_hint=f"'{option}'",
+        )
+    if not found.active:
+        raise click.BadParameter(
+            f"the account {found.email} is disabled. Give the email of an active account, "
+            "or ask an admin to enable it again.",
+            param_hint=f"'{option}'",
+        )
+    return found
+
+
 def _read_password() -> str:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:

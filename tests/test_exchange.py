@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, func, select
 
-from registry import create_app, exchange
+from registry import accounts, create_app, exchange
 from registry.cli import main, prepare_database
-from registry.db import get_engine, utcnow
+from registry.db import get_engine, make_engine, utcnow
 from registry.models import AuditEvent, CheckResult, Resource
 from registry.schemas import CSV_COLUMNS
 
@@ -22,6 +22,31 @@ def run(database_url, *args):
     """Run `registry ARGS` on the database at database_url, as a person at a terminal would."""
     env = {"DATABASE_URL": database_url, "SECRET_KEY": "test-secret"}
     return CliRunner().invoke(main, list(args), env=env)
+
+
+IMPORTER = "importer@example.org"
+
+
+def run_import(database_url, *args):
+    """Run `registry import --as IMPORTER ARGS`, the importer's admin account made if need be."""
+    ensure_importer(database_url)
+    return run(database_url, "import", "--as", IMPORTER, *args)
+
+
+def ensure_importer(database_url):
+    """Give the registry at database_url the admin account that runs the imports."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            if accounts.find(session, IMPORTER) is None:
+                _importer(session)
+                session.commit()
+    finally:
+        engine.dispose()
+
+
+def _importer(session):
+    return accounts.create(session, email=IMPORTER, role="admin", password="x" * 16, one_time=False)
 
 
 @pytest.fixture
@@ -56,7 +81,7 @@ def test_an_export_imported_into_an_empty_registry_exports_the_same(app, empty_u
     path = tmp_path / f"registry.{'csv' if fmt == 'csv' else 'json'}"
     path.write_text(first, encoding="utf-8", newline="")
 
-    result = run(empty_url, "import", str(path))
+    result = run_import(empty_url, str(path))
 
     assert result.exit_code == 0, result.output
     assert "4 added, 0 changed, 0 unchanged, 0 rejected" in result.output
@@ -129,7 +154,7 @@ def test_hsds_service_ids_stay_the_same_from_one_export_to_the_next(app):
 
 
 def test_a_spreadsheet_csv_with_odd_headers_a_bom_and_windows_line_ends_imports(app, session):
-    result = run(app.config["DATABASE_URL"], "import", str(FIXTURES / "spreadsheet.csv"))
+    result = run_import(app.config["DATABASE_URL"], str(FIXTURES / "spreadsheet.csv"))
 
     assert result.exit_code == 0, result.output
     assert "2 added" in result.output
@@ -144,7 +169,7 @@ def test_a_spreadsheet_csv_with_odd_headers_a_bom_and_windows_line_ends_imports(
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(app, session):
     before = count(session)
 
-    result = run(app.config["DATABASE_URL"], "import", str(FIXTURES / "bad_rows.csv"))
+    result = run_import(app.config["DATABASE_URL"], str(FIXTURES / "bad_rows.csv"))
 
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -158,8 +183,8 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(app, session):
 def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(app, session):
     before = count(session)
 
-    result = run(
-        app.config["DATABASE_URL"], "import", "--skip-invalid", str(FIXTURES / "bad_rows.csv")
+    result = run_import(
+        app.config["DATABASE_URL"], "--skip-invalid", str(FIXTURES / "bad_rows.csv")
     )
 
     assert result.exit_code == 0, result.output
@@ -176,7 +201,7 @@ def test_a_duplicate_by_url_updates_the_existing_entry_with_an_audit_entry(revie
         encoding="utf-8",
     )
 
-    result = run(reviewed.config["DATABASE_URL"], "import", str(path))
+    result = run_import(reviewed.config["DATABASE_URL"], str(path))
 
     assert result.exit_code == 0, result.output
     assert "0 added, 1 changed" in result.output
@@ -188,7 +213,8 @@ def test_a_duplicate_by_url_updates_the_existing_entry_with_an_audit_entry(revie
         assert mood.state == "recommended" and mood.decision == "recommended"
         event = session.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert event.entity_id == mood.id and event.action == "edited"
-        assert event.actor_label == "import from update.csv"
+        assert event.actor_id == accounts.find(session, IMPORTER).id
+        assert event.reason == "imported from update.csv"
         assert event.changes["description"][1] == "Now tracks sleep too."
 
 
@@ -198,7 +224,7 @@ def test_the_same_address_written_differently_is_not_a_new_entry(app, session, t
     path = tmp_path / "same.csv"
     path.write_text(f"name,url,kind\nVoices Together,{url},website\n", encoding="utf-8")
 
-    result = run(app.config["DATABASE_URL"], "import", str(path))
+    result = run_import(app.config["DATABASE_URL"], str(path))
 
     assert result.exit_code == 0, result.output
     assert "0 added, 0 changed, 1 unchanged" in result.output
@@ -207,10 +233,10 @@ def test_the_same_address_written_differently_is_not_a_new_entry(app, session, t
 
 
 def test_importing_the_same_file_twice_changes_nothing_the_second_time(app, session):
-    run(app.config["DATABASE_URL"], "import", str(FIXTURES / "spreadsheet.csv"))
+    run_import(app.config["DATABASE_URL"], str(FIXTURES / "spreadsheet.csv"))
     events = count(session, AuditEvent)
 
-    result = run(app.config["DATABASE_URL"], "import", str(FIXTURES / "spreadsheet.csv"))
+    result = run_import(app.config["DATABASE_URL"], str(FIXTURES / "spreadsheet.csv"))
 
     assert "0 added, 0 changed, 2 unchanged" in result.output
     assert count(session, AuditEvent) == events
@@ -227,9 +253,10 @@ def test_dry_run_says_what_would_be_added_changed_and_rejected_and_changes_nothi
         "Broken,https://broken.example.org/,spaceship,free\n",
         encoding="utf-8",
     )
+    ensure_importer(app.config["DATABASE_URL"])
     entries, events = count(session), count(session, AuditEvent)
 
-    result = run(app.config["DATABASE_URL"], "import", "--dry-run", str(path))
+    result = run_import(app.config["DATABASE_URL"], "--dry-run", str(path))
 
     assert result.exit_code == 0, result.output
     assert "Would add 1 entries:\n  line 2: Brand New" in result.output
@@ -246,7 +273,7 @@ def test_a_json_file_with_an_unknown_field_names_the_entry(app, tmp_path):
     path.write_text(json.dumps([{"name": "A", "url": "https://a.example.org/", "kind": "app"},
                                 {"name": "B", "url": "https://b.example.org/", "kind": "app", "colour": "red"}]))  # fmt: skip
 
-    result = run(app.config["DATABASE_URL"], "import", str(path))
+    result = run_import(app.config["DATABASE_URL"], str(path))
 
     assert result.exit_code == 1
     assert "entry 2, colour: is not a known field" in result.output
@@ -274,7 +301,7 @@ def test_a_file_that_cannot_be_imported_gets_a_message_not_a_traceback(
     if content is not None:
         path.write_bytes(content)
 
-    result = run(app.config["DATABASE_URL"], "import", str(path))
+    result = run_import(app.config["DATABASE_URL"], str(path))
 
     assert result.exit_code == 1, result.output
     assert message in result.output
@@ -292,6 +319,8 @@ def test_an_entry_edited_while_the_import_runs_stops_the_import(app, session):
         "name,url,kind,cost\nMood Diary App,https://mood.example.org/,app,paid\n"
         "Brand New,https://brand-new.example.org/,website,free\n"
     )
+    importer = _importer(session)
+    session.commit()
     planned = exchange.plan(session, rows, errors)
     with Session(get_engine(app)) as other:
         mood = by_name(other, "Mood Diary App")
@@ -300,7 +329,7 @@ def test_an_entry_edited_while_the_import_runs_stops_the_import(app, session):
         other.commit()
 
     with pytest.raises(exchange.ExchangeError, match="changed during the import"):
-        exchange.apply(session, planned, source="late.csv")
+        exchange.apply(session, planned, source="late.csv", user=importer)
 
     assert count(session) == 4
     assert by_name(session, "Mood Diary App").cost == "freemium"

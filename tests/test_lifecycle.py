@@ -23,6 +23,40 @@ def _decision(
     return {**_answers(), "decision": decision, "rationale": rationale, **extra}
 
 
+def form_values(html: str, action: str) -> dict[str, list[str]]:
+    """Return what a browser would send of the page's form for action, as it stands."""
+    form = BeautifulSoup(html, "html.parser").find("form", action=action)
+    assert form is not None, f"no form posting to {action}"
+    values: dict[str, list[str]] = {}
+    for control in form.find_all(["input", "textarea", "select"]):
+        name, kind = control.get("name"), control.get("type", "text")
+        if not name or kind in ("submit", "button", "reset", "file", "image"):
+            continue
+        if control.name == "textarea":
+            value = control.get_text()
+        elif control.name == "select":
+            chosen = control.find("option", selected=True) or control.find("option")
+            value = chosen.get("value", chosen.get_text()) if chosen else ""
+        elif kind in ("radio", "checkbox") and not control.has_attr("checked"):
+            continue
+        else:
+            value = control.get("value", "on")
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def send(browser, page: str, action: str, data: dict | None = None, **kwargs):
+    """Open page and send its form for action as a browser does, with data typed over it."""
+    html = browser.get(page, follow_redirects=True).get_data(as_text=True)
+    return browser.client.post(action, data={**form_values(html, action), **(data or {})}, **kwargs)
+
+
+def review_form(browser, entry_id: int, data: dict, **kwargs):
+    """Open an entry's review page and send the rubric form with data."""
+    path = f"/resources/{entry_id}/review"
+    return send(browser, path, path, data, **kwargs)
+
+
 def _entry(session, name: str) -> Resource:
     session.expire_all()
     return session.exec(select(Resource).where(Resource.name == name)).one()
@@ -74,18 +108,17 @@ def test_a_whole_lifecycle_from_suggestion_to_retirement(app, session, people, a
     page = reviewer.get(f"/resources/{entry.id}/review").get_data(as_text=True)
     assert "secure connection: no https" in page and "online: up" in page
 
-    reviewer.post(f"/resources/{entry.id}/start-review", page="/")
+    review_page = f"/resources/{entry.id}/review"
+    send(reviewer, review_page, f"/resources/{entry.id}/start-review")
     assert _entry(session, "Peer Space").state == "in_review"
 
     # A decision with cautions needs the cautions; then it is recorded.
-    missing = reviewer.post(
-        f"/resources/{entry.id}/review", _decision("recommended_with_cautions"), page="/"
-    )
+    missing = review_form(reviewer, entry.id, _decision("recommended_with_cautions"))
     assert missing.status_code == 400 and "Say what the cautions are" in missing.get_data(
         as_text=True
     )
-    done = reviewer.post(f"/resources/{entry.id}/review",
-                         _decision("recommended_with_cautions", cautions="Peer moderated only."), page="/")  # fmt: skip
+    done = review_form(reviewer, entry.id,
+                       _decision("recommended_with_cautions", cautions="Peer moderated only."))  # fmt: skip
     assert done.status_code == 302
     entry = _entry(session, "Peer Space")
     assert (entry.state, entry.decision) == (
@@ -100,15 +133,21 @@ def test_a_whole_lifecycle_from_suggestion_to_retirement(app, session, people, a
     )
 
     # A clinician reports a problem: the entry goes back for re-review, and the queue says why.
-    clinician.post(f"/resources/{entry.id}/report", {"reason": "moderation", "note": "Abusive posts stay up"},
-                   page="/")  # fmt: skip
+    report_page = f"/resources/{entry.id}/report"
+    send(
+        clinician,
+        report_page,
+        report_page,
+        {"reason": "moderation", "note": "Abusive posts stay up"},
+    )
     assert _entry(session, "Peer Space").state == "needs_rereview"
     queue_text = BeautifulSoup(reviewer.get("/review").data, "html.parser").get_text(" ")
     assert "Abusive posts stay up" in queue_text and "a clinician reported a problem" in queue_text
 
     # A second review supersedes the first; reviews are kept, never edited.
-    reviewer2.post(f"/resources/{entry.id}/review",
-                   _decision("not_recommended", rationale="Moderation is not adequate."), page="/")  # fmt: skip
+    review_form(
+        reviewer2, entry.id, _decision("not_recommended", rationale="Moderation is not adequate.")
+    )
     reviews = session.exec(
         select(Review).where(Review.resource_id == entry.id).order_by(Review.id)
     ).all()
@@ -124,11 +163,10 @@ def test_a_whole_lifecycle_from_suggestion_to_retirement(app, session, people, a
     assert (report.status, report.resolved_by_id) == ("resolved", people["reviewer"])
 
     # Retired for good, with its history kept; a reason is required.
-    refused = reviewer.post(
-        f"/resources/{entry.id}/retire", {"reason": ""}, page="/", follow_redirects=True
-    )
+    entry_page, retire = f"/resources/{entry.id}", f"/resources/{entry.id}/retire"
+    refused = send(reviewer, entry_page, retire, {"reason": ""}, follow_redirects=True)
     assert "Give a reason" in refused.get_data(as_text=True)
-    reviewer.post(f"/resources/{entry.id}/retire", {"reason": "The forum has closed."}, page="/")
+    send(reviewer, entry_page, retire, {"reason": "The forum has closed."})
     assert _entry(session, "Peer Space").state == "retired"
 
     history = BeautifulSoup(
@@ -167,24 +205,21 @@ def test_whoever_suggested_an_entry_cannot_approve_it(session, people, as_role):
     entry = _entry(session, "My Own App")
     page = reviewer.get(f"/resources/{entry.id}/review").get_data(as_text=True)
     assert "You suggested this resource" in page
-    refused = reviewer.post(f"/resources/{entry.id}/review", _decision("recommended"), page="/")
+    refused = review_form(reviewer, entry.id, _decision("recommended"))
     assert refused.status_code == 403
     assert "another reviewer must decide" in refused.get_data(as_text=True)
     assert _entry(session, "My Own App").state == "suggested"
-    assert as_role("reviewer2").post(f"/resources/{entry.id}/review", _decision("recommended"),
-                                     page="/").status_code == 302  # fmt: skip
+    assert review_form(as_role("reviewer2"), entry.id, _decision("recommended")).status_code == 302
     assert _entry(session, "My Own App").state == "recommended"
 
 
 def test_a_decision_needs_a_rationale_and_every_rubric_answer(session, as_role):
     reviewer = as_role("reviewer")
     entry = _entry(session, "Mood Diary App")
-    no_reason = reviewer.post(
-        f"/resources/{entry.id}/review", _decision("recommended", rationale=" "), page="/"
-    )
+    no_reason = review_form(reviewer, entry.id, _decision("recommended", rationale=" "))
     assert no_reason.status_code == 400 and "Give the rationale" in no_reason.get_data(as_text=True)
     partial = {**_decision("recommended"), "rubric-evidence": ""}
-    unanswered = reviewer.post(f"/resources/{entry.id}/review", partial, page="/")
+    unanswered = review_form(reviewer, entry.id, partial)
     assert unanswered.status_code == 400 and "Is there evidence it helps" in unanswered.get_data(
         as_text=True
     )

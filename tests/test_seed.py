@@ -59,6 +59,11 @@ def test_each_seeded_entry_has_an_audit_entry_naming_the_seed_loader(session):
     assert first.changes["platforms"] == [None, ["android", "ios"]]
 
 
+def test_seeded_entries_are_suggested_by_seed_data_not_by_an_account(session):
+    suggesters = set(session.exec(select(Resource.suggested_by_id, Resource.suggested_by_label)))
+    assert suggesters == {(None, "seed data")}
+
+
 def test_a_bad_row_is_named_by_line_and_field():
     text = HEADER + (
         "Good,https://good.example.org/,website,,,,,,,,,,,,,,,\n"

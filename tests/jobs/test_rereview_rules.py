@@ -8,14 +8,16 @@ import threading
 from datetime import timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from conftest import DOWN, HEALTHY, Registry, start_registry
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from registry import review, transitions
-from registry.db import utcnow
+from registry import accounts, review, transitions
+from registry.db import get_engine, utcnow
 from registry.models import AuditEvent, Resource, User
 from registry.rubric import ITEMS
 from registry.scheduler import _scheduled, run_job
+from tests.conftest import PASSWORD, Web
 
 FAKETIME = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "libfaketime missing")
 ANSWERS = {item.key: {"answer": "yes"} for item in ITEMS}
@@ -41,6 +43,18 @@ def _decide(registry: Registry, resource_id: int, *, today=None, decision="recom
             today=today,
         )  # fmt: skip
         session.commit()
+
+
+def _reviewer(app) -> Web:
+    """A reviewer signed in at a browser (the test client, with CSRF tokens)."""
+    with Session(get_engine(app)) as session:
+        accounts.create(
+            session, email="lead@example.org", role="reviewer", password=PASSWORD, one_time=False
+        )
+        session.commit()
+    browser = Web(app.test_client())
+    browser.sign_in("lead@example.org")
+    return browser
 
 
 def _reasons(registry: Registry, resource_id: int) -> list[str]:
@@ -255,6 +269,16 @@ def test_a_new_year_in_the_footer_is_not_a_policy_change_but_a_new_sentence_is(
     run_job(registry.app, trigger="scheduled", settings=check_settings)
     assert registry.state_of(resource_id) == "needs_rereview"
     assert "privacy policy changed" in _reasons(registry, resource_id)[-1]
+
+    # The reviewer is shown what changed, on the review page and the history page.
+    reviewer = _reviewer(registry.app)
+    for page in (f"/resources/{resource_id}/review", f"/resources/{resource_id}/history"):
+        soup = BeautifulSoup(reviewer.get(page).get_data(as_text=True), "html.parser")
+        [change] = soup.select(".registry-policy-change")
+        added = [li.get_text(" ", strip=True) for li in change.select(".registry-diff--added li")]
+        assert added == ["we share your data with advertisers."], page
+        # Nothing else: not the footer's year, the "last updated" date nor the cookie banner.
+        assert [li.get_text(" ", strip=True) for li in change.select(".registry-diff li")] == added
 
 
 def test_a_policy_read_cut_short_is_not_a_change(sites, registry, check_settings):

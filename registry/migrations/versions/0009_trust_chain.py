@@ -29,6 +29,13 @@ def upgrade() -> None:
             "suggested_by_label", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
         ),
     )
+    # Entries added before: the seed's are suggested by "seed data", an import's by its label.
+    op.execute(
+        "UPDATE resource SET suggested_by_label = (SELECT CASE a.actor_label "
+        "WHEN 'seed loader' THEN 'seed data' ELSE a.actor_label END FROM audit_event a "
+        "WHERE a.entity = 'resource' AND a.entity_id = resource.id AND a.action = 'created' "
+        "ORDER BY a.id LIMIT 1) WHERE suggested_by_id IS NULL"
+    )
     op.create_table(
         "policy_text",
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
