@@ -1,5 +1,6 @@
 """Settings: safe defaults for the embedded setup, then the environment, then test overrides."""
 
+import importlib.resources
 import os
 import secrets
 from pathlib import Path
@@ -18,7 +19,7 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_PAGE_SIZE": 20,
     # "decided": the public sees the decided entries; "none": every page needs a staff account.
     "REGISTRY_PUBLIC_ACCESS": "decided",
-    "REGISTRY_SEED_FILE": None,  # None: data/resources.csv shipped with the project
+    "REGISTRY_SEED_FILE": None,  # None: the seed shipped inside the package (data/resources.csv)
     "REGISTRY_SESSION_IDLE_MINUTES": 120,  # signed out after this long without a request
     "REGISTRY_SESSION_MAX_HOURS": 12,  # and after this long in any case
     "REGISTRY_REVIEW_VALID_MONTHS": 12,  # a review's validity; sets the review-due date
@@ -155,8 +156,8 @@ def _check_job_settings(config) -> None:
 
 
 def default_seed_file() -> Path:
-    """Return the seed CSV shipped with the project."""
-    return Path(__file__).resolve().parent.parent / "data" / "resources.csv"
+    """Return the seed CSV shipped inside the package (registry/seed_data is data/)."""
+    return Path(str(importlib.resources.files("registry") / "seed_data" / "resources.csv"))
 
 
 def _as_int(name: str, value: object) -> int:
