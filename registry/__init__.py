@@ -21,24 +21,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.url_map.converters["id"] = RowId
 
-    from registry import (  # noqa: F401  (audit guards history on import)
-        admin_views,
-        api,
-        audit,
-        auth,
-        background,
-        config,
-        db,
-        exchange_views,
-        faults,
-        guidance,
-        handout,
-        review_views,
-        security,
-        staff_views,
-        token_views,
-        views,
-    )
+    # Here, not at the top: importing registry (for its models, say) does not load every page.
+    from registry import audit, config, db, faults, security  # noqa: F401  (audit guards history)
+    from registry.accounts import auth, token_views
+    from registry.accounts import views as admin_views
+    from registry.api import views as api
+    from registry.catalogue import handout, staff_views, views
+    from registry.exchange import views as exchange_views
+    from registry.guidance import views as guidance
+    from registry.jobs import background
+    from registry.review import views as review_views
 
     config.configure(app, test_config)
     db.init_app(app)

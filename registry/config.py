@@ -150,7 +150,7 @@ def _check_job_settings(config) -> None:
             "REGISTRY_BASE_URL must be the registry's address as people reach it, such as "
             f"https://registry.example.nhs.uk, not {config['REGISTRY_BASE_URL']!r}."
         )
-    from registry.scheduler import make_trigger  # raises SettingError naming the bad one
+    from registry.jobs.scheduler import make_trigger  # raises SettingError naming the bad one
 
     make_trigger(config["REGISTRY_CHECK_SCHEDULE"], config["REGISTRY_TIMEZONE"])
 

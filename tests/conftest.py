@@ -177,7 +177,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def make_user(app):
     """Return a factory that adds an account with a known password."""
-    from registry import accounts
+    from registry.accounts import services as accounts
 
     def factory(email: str, role: str = "clinician", *, password: str = PASSWORD, one_time=False):
         with Session(get_engine(app)) as db_session:
@@ -256,9 +256,9 @@ def reviewed(app, people):
     """The small registry with decisions: two recommended (one with cautions), one not, one unreviewed."""
     from sqlmodel import select
 
-    from registry import review
     from registry.models import Resource, User
-    from registry.rubric import ITEMS
+    from registry.review import lifecycle as review
+    from registry.review.rubric import ITEMS
 
     answers = {item.key: {"answer": "yes"} for item in ITEMS}
     decisions = {

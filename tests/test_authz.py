@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 
-from registry import api_tokens
+from registry.accounts import tokens as api_tokens
 from registry.db import get_engine
 from registry.models import ProblemReport, Resource
 from tests.api.conftest import bearer

@@ -16,14 +16,17 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 from werkzeug.datastructures import MultiDict
 
-from registry import api_tokens, create_app, facets, review
-from registry.checkrun import result_row
+from registry import create_app
+from registry.accounts import tokens as api_tokens
+from registry.catalogue import facets
+from registry.catalogue.search import Filters
 from registry.cli import main, prepare_database
 from registry.db import get_engine, make_engine, utcnow
 from registry.entries.visibility import Audience
+from registry.jobs.checkrun import result_row
 from registry.models import CheckRun, Resource, User
-from registry.rubric import ITEMS
-from registry.search import Filters
+from registry.review import lifecycle as review
+from registry.review.rubric import ITEMS
 from tests.api.conftest import report
 from tests.conftest import ON_POSTGRESQL
 

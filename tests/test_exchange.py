@@ -9,11 +9,13 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, func, select
 
-from registry import accounts, create_app, exchange
+from registry import create_app
+from registry.accounts import services as accounts
 from registry.cli import main, prepare_database
 from registry.db import get_engine, make_engine, utcnow
+from registry.entries.schemas import CSV_COLUMNS
+from registry.exchange import services as exchange
 from registry.models import AuditEvent, CheckResult, Resource
-from registry.schemas import CSV_COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from registry import accounts, create_app
+from registry import create_app
+from registry.accounts import services as accounts
 from registry.cli import prepare_database
 from registry.db import get_engine
 from registry.models import ProblemReport

@@ -9,11 +9,12 @@ from sqlmodel import Session
 
 from checks import page as pages
 from checks import privacy
-from registry import exchange, facets
+from registry.catalogue import facets
+from registry.catalogue.search import Filters, search_statement
 from registry.db import get_engine
-from registry.schemas import InvalidURL, ResourceCreate, clean_url, url_key
-from registry.search import Filters, search_statement
-from registry.seed import parse_csv
+from registry.entries.schemas import InvalidURL, ResourceCreate, clean_url, url_key
+from registry.exchange import services as exchange
+from registry.exchange.seed import parse_csv
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -88,7 +88,7 @@ def test_an_entry_under_rereview_goes_on_the_handout_with_a_note_and_its_overdue
 ):
     from datetime import date
 
-    from registry.review import change_state
+    from registry.review.lifecycle import change_state
     from registry.vocab import State
 
     web = Web(reviewed.test_client())
@@ -109,7 +109,7 @@ def test_an_entry_under_rereview_goes_on_the_handout_with_a_note_and_its_overdue
 
 
 def test_an_entry_retired_after_it_was_added_drops_off_the_handout(reviewed, session):
-    from registry.review import change_state
+    from registry.review.lifecycle import change_state
     from registry.vocab import State
 
     web = Web(reviewed.test_client())
@@ -124,7 +124,7 @@ def test_an_entry_retired_after_it_was_added_drops_off_the_handout(reviewed, ses
 def test_the_qr_code_encodes_the_resource_address(reviewed):
     import segno
 
-    from registry.handout import qr_svg
+    from registry.catalogue.handout import qr_svg
 
     expected = segno.make("https://mood.example.org/", error="m").svg_inline(scale=4)
     path = BeautifulSoup(expected, "html.parser").find("path")["d"]

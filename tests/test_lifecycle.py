@@ -8,9 +8,10 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import select
 
-from registry import background, review
+from registry.jobs import background
 from registry.models import AuditEvent, CheckResult, ProblemReport, Resource, Review, User
-from registry.rubric import ITEMS
+from registry.review import lifecycle as review
+from registry.review.rubric import ITEMS
 
 
 def _answers(value: str = "yes") -> dict[str, str]:

@@ -8,9 +8,9 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import select
 
+from registry.entries.schemas import ResourceCreate
+from registry.entries.services import create_resource
 from registry.models import Resource
-from registry.resources import create_resource
-from registry.schemas import ResourceCreate
 from tests.conftest import Web
 
 

@@ -4,14 +4,14 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 
+from registry.catalogue.facets import counts as facet_counts
+from registry.catalogue.search import Filters, search_statement
 from registry.db import get_engine
+from registry.entries.schemas import ResourceCreate
+from registry.entries.services import create_resource
 from registry.entries.visibility import Audience
-from registry.facets import counts as facet_counts
 from registry.models import Resource, User
-from registry.resources import create_resource
-from registry.review import edit
-from registry.schemas import ResourceCreate
-from registry.search import Filters, search_statement
+from registry.review.lifecycle import edit
 from registry.vocab import State
 from tests.conftest import BOTH_BACKENDS
 

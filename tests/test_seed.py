@@ -8,8 +8,8 @@ from sqlmodel import Session, func, select
 from registry.cli import prepare_database
 from registry.config import default_seed_file
 from registry.db import get_engine
+from registry.exchange.seed import SeedError, load, parse_csv, read_csv
 from registry.models import AuditEvent, Resource
-from registry.seed import SeedError, load, parse_csv, read_csv
 from registry.vocab import State
 
 HEADER = (

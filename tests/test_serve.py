@@ -13,8 +13,8 @@ from sqlmodel import Session, func, select
 
 from registry.config import default_seed_file
 from registry.db import make_engine
+from registry.exchange.seed import read_csv
 from registry.models import AuditEvent, Resource
-from registry.seed import read_csv
 
 
 @contextmanager

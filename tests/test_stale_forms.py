@@ -9,12 +9,12 @@ from bs4 import BeautifulSoup
 from sqlalchemy import event
 from sqlmodel import Session, func, select
 
-from registry import review
 from registry.db import get_engine
+from registry.entries.schemas import ResourceCreate
+from registry.entries.services import snapshot
 from registry.models import ProblemReport, Resource, Review, User
-from registry.resources import snapshot
-from registry.rubric import ITEMS
-from registry.schemas import ResourceCreate
+from registry.review import lifecycle as review
+from registry.review.rubric import ITEMS
 from tests.jobs import conftest as jobs
 from tests.test_lifecycle import _decision, form_values, send
 
@@ -41,7 +41,7 @@ def app(make_app, tmp_path, sites):
 @pytest.fixture
 def run(app, check_settings):
     """Do one whole check run, as the nightly job does."""
-    from registry.scheduler import run_job
+    from registry.jobs.scheduler import run_job
 
     return lambda: run_job(app, trigger="manual", settings=check_settings)
 

@@ -7,14 +7,15 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 
-from registry import config, create_app, facets
+from registry import config, create_app
+from registry.catalogue import facets
+from registry.catalogue.search import Filters, search_statement
 from registry.db import get_engine
 from registry.entries import visibility
+from registry.entries.schemas import ResourceCreate
+from registry.entries.services import create_resource
 from registry.entries.visibility import Audience
 from registry.models import Resource, User
-from registry.resources import create_resource
-from registry.schemas import ResourceCreate
-from registry.search import Filters, search_statement
 from registry.vocab import State
 from tests.api.conftest import add_check, store
 from tests.conftest import BOTH_BACKENDS
@@ -41,8 +42,8 @@ CAUTIONS = "Meets weekly in person too; check the times first."
 
 def add_every_state(app, reviewer_id: int) -> dict[str, int]:
     """Add one entry in each state through the lifecycle; return their ids by NAMES key."""
-    from registry import review
-    from registry.rubric import ITEMS
+    from registry.review import lifecycle as review
+    from registry.review.rubric import ITEMS
 
     answers = {item.key: {"answer": "yes"} for item in ITEMS}
     decisions = {
@@ -237,8 +238,8 @@ def test_a_store_listing_that_is_gone_is_a_caution_on_the_entry(reviewed, sessio
 
 
 def test_store_findings_in_words():
+    from registry.entries.status import caution, lines, problems
     from registry.models import CheckResult
-    from registry.status import caution, lines, problems
 
     def result(verdict, *stores):
         return CheckResult(resource_id=1, url="https://x.example.org/", verdict=verdict,

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from registry.seed import read_csv
+from registry.exchange.seed import read_csv
 from tests.pgserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from registry import api_tokens
-from registry.checkrun import result_row
+from registry.accounts import tokens as api_tokens
 from registry.db import get_engine, utcnow
+from registry.jobs.checkrun import result_row
 from registry.models import Resource
 
 

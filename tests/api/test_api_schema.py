@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
-from registry import api_spec
+from registry.api import spec as api_spec
 from tests.api.conftest import add_check_history, bearer
 
 PATHS = api_spec.document()["paths"]

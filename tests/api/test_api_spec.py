@@ -2,7 +2,7 @@
 
 import re
 
-from registry import api_spec
+from registry.api import spec as api_spec
 
 
 def _openapi_path(rule: str) -> str:

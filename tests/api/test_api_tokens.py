@@ -5,7 +5,7 @@ import hashlib
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from registry import accounts
+from registry.accounts import services as accounts
 from registry.cli import main
 from registry.db import get_engine
 from registry.models import ApiToken, User

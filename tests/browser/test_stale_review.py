@@ -8,10 +8,10 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 from waitress.server import create_server
 
-from registry import review
 from registry.db import get_engine
 from registry.models import Resource, User
-from registry.rubric import ITEMS
+from registry.review import lifecycle as review
+from registry.review.rubric import ITEMS
 from tests.conftest import PASSWORD
 from tests.jobs import conftest as jobs
 
@@ -63,7 +63,7 @@ def live_server(app, forum):
 def test_a_reviewer_sees_what_the_nightly_check_found_before_their_decision_is_recorded(
     app, live_server, page, axe, sites, check_settings, forum
 ):
-    from registry.scheduler import run_job
+    from registry.jobs.scheduler import run_job
 
     page.goto(f"{live_server}/sign-in")
     page.get_by_label("Email address").fill("reviewer@example.org")

@@ -21,8 +21,8 @@ from sqlmodel import Session, select
 
 from checks import CheckSettings
 from registry.db import get_engine
+from registry.entries.schemas import url_key
 from registry.models import AuditEvent, CheckResult, CheckRun, Resource, User
-from registry.schemas import url_key
 from tests.test_faults import own_postgres, small_disk  # noqa: F401  (for test_faults_jobs.py)
 
 CSV_HEADER = (
@@ -291,7 +291,7 @@ def registry(job_app) -> Registry:
 @pytest.fixture
 def run(job_app, check_settings):
     """Return a function that does one whole check run, as the nightly job does."""
-    from registry.scheduler import run_job
+    from registry.jobs.scheduler import run_job
 
     def once(**kwargs):
         return run_job(job_app, trigger="manual", settings=check_settings, **kwargs)

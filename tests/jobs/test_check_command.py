@@ -140,7 +140,7 @@ def test_a_check_stopped_politely_frees_the_lock_at_once(sites, registry, cli_en
     [stopped] = registry.runs()
     assert (stopped.status, stopped.passed) == ("abandoned", 1)
     with registry.session() as session:
-        from registry.lock import CHECK_RUN
+        from registry.jobs.lock import CHECK_RUN
         from registry.models import RunLock
 
         assert session.get(RunLock, CHECK_RUN) is None

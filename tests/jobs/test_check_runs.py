@@ -3,11 +3,12 @@
 import pytest
 from conftest import DOWN, HEALTHY, MOVED, NO_POLICY, Registry
 
-from registry import checkrun, status
 from registry.audit import HistoryIsImmutable
 from registry.db import aware, utcnow
+from registry.entries import status
+from registry.jobs import checkrun
+from registry.jobs.scheduler import run_job
 from registry.models import Resource
-from registry.scheduler import run_job
 
 
 def test_every_run_keeps_its_own_result_for_each_entry(sites, registry, run):

@@ -3,7 +3,7 @@
 import pytest
 from conftest import DOWN, HEALTHY, MOVED, Registry
 
-from registry.scheduler import run_job
+from registry.jobs.scheduler import run_job
 
 
 @pytest.fixture

@@ -117,7 +117,7 @@ def test_a_run_whose_database_stays_away_stops_clearly_and_loses_nothing(
     assert "Traceback" not in err
     assert _results(pg_registry) >= 1  # those stored before it went away
 
-    from registry.scheduler import run_job
+    from registry.jobs.scheduler import run_job
 
     again = run_job(pg_registry.app, trigger="manual", settings=check_settings)
     assert again.run.status == "completed"
@@ -153,7 +153,7 @@ def test_a_full_disk_stops_the_run_clearly_keeps_what_was_saved_and_frees_the_lo
         assert session.get(RunLock, "check-run") is None
 
     filler.unlink()
-    from registry.scheduler import run_job
+    from registry.jobs.scheduler import run_job
 
     again = run_job(registry.app, trigger="manual", settings=check_settings)
     assert again.run.status == "completed" and again.run.passed == 6
@@ -227,10 +227,10 @@ def test_failures_after_a_decision_count_even_when_the_decision_was_stamped_by_a
 ):
     from sqlmodel import select
 
-    from registry import review
     from registry.db import utcnow
     from registry.models import Resource, User
-    from registry.rubric import ITEMS
+    from registry.review import lifecycle as review
+    from registry.review.rubric import ITEMS
 
     resource_id = registry.add_entry("alpha", sites.add("alpha"), state="in_review")
     run()  # the result the reviewer sees: all well
@@ -261,7 +261,7 @@ def test_after_the_clock_jumps_days_ahead_the_scheduler_runs_once_not_once_per_m
     from apscheduler.executors.base import BaseExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from registry.scheduler import configure
+    from registry.jobs.scheduler import configure
 
     submitted = []
 
@@ -299,7 +299,7 @@ def test_a_result_stored_by_an_attempt_whose_answer_was_lost_is_not_stored_twice
     # The retry after a lost connection may resend a commit the database had already made.
     from sqlmodel import Session
 
-    from registry.checkrun import store_result
+    from registry.jobs.checkrun import store_result
     from registry.models import CheckResult, CheckRun
 
     entry = registry.add_entry("Healthy Minds", "https://healthy.example.org/")

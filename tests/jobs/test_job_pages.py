@@ -4,7 +4,7 @@ from bs4 import BeautifulSoup
 from conftest import DOWN, HEALTHY, NO_POLICY
 from sqlmodel import Session
 
-from registry import accounts
+from registry.accounts import services as accounts
 from registry.db import get_engine
 from registry.models import CheckResult
 from tests.conftest import PASSWORD, Web

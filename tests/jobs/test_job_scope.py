@@ -3,10 +3,11 @@
 from conftest import DOWN, HEALTHY
 from sqlmodel import Session
 
-from registry import checkrun, status
 from registry.db import get_engine
+from registry.entries import status
+from registry.jobs import checkrun
+from registry.jobs.scheduler import run_job
 from registry.models import Resource
-from registry.scheduler import run_job
 
 
 def _with_store_links(registry, resource_id: int, *, ios: str, android: str) -> None:

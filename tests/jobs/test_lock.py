@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from conftest import Registry, start_registry
 
-from registry import lock
 from registry.db import get_engine, utcnow
+from registry.jobs import lock
 from registry.models import RunLock
 
 
@@ -96,7 +96,7 @@ def test_a_lock_held_elsewhere_and_not_expired_is_respected(registry, job_app):
 
 
 def test_a_long_run_keeps_its_lock_fresh(sites, make_job_app, check_settings):
-    from registry.scheduler import run_job
+    from registry.jobs.scheduler import run_job
 
     app = make_job_app(REGISTRY_CHECK_LOCK_SECONDS=1)
     Registry(app).add_entry("slow", sites.add("slow", delay=2.5))

@@ -17,10 +17,10 @@ import pytest
 from conftest import start_registry
 from sqlmodel import Session
 
-from registry import accounts
+from registry.accounts import services as accounts
 from registry.db import get_engine, utcnow
+from registry.jobs.scheduler import SINCE_KEY
 from registry.models import Meta
-from registry.scheduler import SINCE_KEY
 from tests.pgserver import free_port
 
 PASSWORD = "correct horse battery staple"

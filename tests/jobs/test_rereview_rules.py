@@ -12,11 +12,13 @@ from bs4 import BeautifulSoup
 from conftest import DOWN, HEALTHY, Registry, start_registry
 from sqlmodel import Session, select
 
-from registry import accounts, review, transitions
+from registry.accounts import services as accounts
 from registry.db import get_engine, utcnow
+from registry.jobs.scheduler import _scheduled, run_job
 from registry.models import AuditEvent, Resource, User
-from registry.rubric import ITEMS
-from registry.scheduler import _scheduled, run_job
+from registry.review import lifecycle as review
+from registry.review import transitions
+from registry.review.rubric import ITEMS
 from tests.conftest import PASSWORD, Web
 
 FAKETIME = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "libfaketime missing")

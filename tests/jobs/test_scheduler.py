@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import start_registry
 
-from registry import create_app, scheduler
+from registry import create_app
 from registry.config import SettingError
 from registry.db import utcnow
+from registry.jobs import scheduler
 from registry.models import CheckRun
 
 

@@ -1,0 +1,173 @@
+"""The catalogue and entry pages."""
+
+from dataclasses import replace
+
+from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from registry.accounts.auth import current_audience
+from registry.catalogue import facets
+from registry.catalogue.facets import counts as facet_counts
+from registry.catalogue.handout import handout_ids
+from registry.catalogue.search import ALL_LIVE_STATUSES, RELEVANCE_LIMIT, Filters, search_statement
+from registry.db import get_session
+from registry.entries import visibility
+from registry.entries.status import caution, latest_checks, latest_reviews, lines, review_overdue
+from registry.entries.visibility import Audience
+from registry.jobs import checkrun
+from registry.models import Resource
+from registry.review import dashboard
+from registry.review.lifecycle import latest_review
+from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
+
+bp = Blueprint("catalogue", __name__)
+
+# The filter groups of the catalogue, in the order shown: (name, legend, options).
+FACET_OPTIONS: list[tuple[str, str, list[str]]] = [
+    ("condition", "Condition", [c.value for c in Condition]),
+    ("kind", "Kind", [k.value for k in Kind]),
+    ("cost", "Cost", [c.value for c in Cost]),
+    ("platform", "Platform", [p.value for p in Platform]),
+]
+
+
+def _page() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 10_000))
+    except ValueError:
+        return 1
+
+
+def _page_url(page: int) -> str:
+    """Return this search's address at another page."""
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(page)]
+    return url_for("catalogue.index", **args)
+
+
+def resource_or_404(resource_id: int) -> Resource:
+    """Return the entry with this id, or answer 404."""
+    resource = get_session().get(Resource, resource_id)
+    if resource is None:
+        abort(404)
+    return resource
+
+
+def visible_or_404(resource_id: int) -> Resource:
+    """Return the entry with this id if the person asking may see it, else answer 404.
+
+    An entry the public may not see is not found, exactly like one that does not exist.
+    """
+    resource = get_session().get(Resource, resource_id)
+    if resource is None or not visibility.may_open(current_audience(), resource):
+        abort(404)
+    return resource
+
+
+@bp.get("/")
+def index():
+    query = request.args.get("q", "")[:2000].strip()
+    audience = current_audience()
+    filters = Filters.from_args(request.args, audience=audience)
+    session = get_session()
+    dialect = session.get_bind().dialect.name
+    # A registry with nothing decided yet tells the public so; staff see everything, marked.
+    nothing_decided = (
+        audience is Audience.PUBLIC and facets.count(session, visibility.decided_rule) == 0
+    )
+    unreviewed_registry = (
+        audience is Audience.STAFF
+        and "status" not in request.args
+        and "show" not in request.args
+        and facets.recommended_count(session) == 0
+    )
+    if unreviewed_registry:
+        filters = replace(filters, statuses=ALL_LIVE_STATUSES)
+    counts = facet_counts(session, query, filters)
+    total = counts["total"]["results"]
+    # What "Show all" would find: every live status this person may see, for the same words.
+    everything = facet_counts(
+        session, query, Filters(statuses=ALL_LIVE_STATUSES, audience=audience)
+    )["total"]["results"]
+    relevance = counts["total"]["text_matches"] <= RELEVANCE_LIMIT
+    stmt = search_statement(query, filters, dialect=dialect, relevance=relevance)
+    size = current_app.config["REGISTRY_PAGE_SIZE"]
+    pages = max(1, -(-total // size))
+    page = min(_page(), pages)
+    resources = session.exec(stmt.offset((page - 1) * size).limit(size)).all()
+    ids = [r.id for r in resources]
+    return render_template(
+        "catalogue.html",
+        query=query,
+        filters=filters,
+        resources=resources,
+        reviews=latest_reviews(session, ids),
+        checks=latest_checks(session, ids),
+        total=total,
+        everything=everything,
+        page=page,
+        pages=pages,
+        page_url=_page_url,
+        counts=counts,
+        facets=FACET_OPTIONS,
+        handout=handout_ids(),
+        unreviewed_registry=unreviewed_registry,
+        nothing_decided=nothing_decided,
+        staff_only_statuses=visibility.STAFF_ONLY_STATUSES,
+    )
+
+
+@bp.get("/resources/<id:resource_id>")
+def entry(resource_id: int):
+    resource = visible_or_404(resource_id)
+    session = get_session()
+    return render_template(
+        "entry.html",
+        resource=resource,
+        review=latest_review(session, resource.id),
+        check=latest_checks(session, [resource.id]).get(resource.id),
+        history=(history := checkrun.history(session, resource.id, limit=30)),
+        chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
+        handout=handout_ids(),
+        public=visibility.may_open(Audience.PUBLIC, resource),
+    )
+
+
+def _not_found(_error):
+    # An entry hidden from the public is not found; staff may sign in and come back to it.
+    sign_in_next = (
+        request.path
+        if request.endpoint == "catalogue.entry" and not current_user.is_authenticated
+        else None
+    )
+    return render_template(
+        "error.html", title="Page not found", status=404, sign_in_next=sign_in_next
+    ), 404
+
+
+def _server_error(_error):
+    return render_template("error.html", title="Something went wrong", status=500), 500
+
+
+def _no_store_when_signed_in(response):
+    """Keep pages shown to a signed-in person out of shared caches and the back-button cache."""
+    if current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages, the error pages and the template helpers."""
+    app.register_blueprint(bp)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(500, _server_error)
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["with_label"] = lambda value: (value, label(value))
+    app.jinja_env.globals["check_lines"] = lines
+    app.jinja_env.globals["caution"] = caution
+    app.jinja_env.globals["review_overdue"] = review_overdue
+    app.jinja_env.globals["standing"] = visibility.standing
+    app.jinja_env.globals["may_hand_out"] = visibility.may_hand_out
+    app.after_request(_no_store_when_signed_in)
+    app.jinja_env.globals["language_name"] = lambda code: LANGUAGES.get(code, code)

@@ -1,0 +1,46 @@
+"""Download the registry: what the public sees by default for anyone, everything for staff."""
+
+from flask import Blueprint, Response, request
+from flask_login import current_user
+
+from registry.accounts.auth import login_manager
+from registry.db import get_session
+from registry.exchange import services as exchange
+
+bp = Blueprint("exchange", __name__)
+
+_DOWNLOADS = {
+    "csv": ("text/csv; charset=utf-8", "registry.csv"),
+    "json": ("application/json", "registry.json"),
+    "hsds": ("application/json", "registry.hsds.json"),
+}
+
+
+def _download(fmt: str) -> Response:
+    everything = request.args.get("all") == "1"
+    if everything and not current_user.is_authenticated:
+        return login_manager.unauthorized()  # the whole registry is for staff (visibility policy)
+    records = exchange.export_records(get_session(), recommended_only=not everything)
+    mimetype, filename = _DOWNLOADS[fmt]
+    if everything:
+        filename = filename.replace("registry", "registry-all", 1)
+    return Response(
+        exchange.WRITERS[fmt](records),
+        content_type=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/export.csv")
+def export_csv():
+    return _download("csv")
+
+
+@bp.get("/export.json")
+def export_json():
+    return _download("json")
+
+
+@bp.get("/export.hsds.json")
+def export_hsds():
+    return _download("hsds")

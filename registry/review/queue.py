@@ -1,0 +1,106 @@
+"""The reviewers' queue: suggestions, entries raised for re-review, reports, reviews coming due."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from registry.db import utcnow
+from registry.models import AuditEvent, ProblemReport, Resource
+from registry.review.lifecycle import DECIDED, REPORT_REASONS
+from registry.vocab import ReportStatus, State
+
+KINDS: dict[str, str] = {
+    "suggestion": "New suggestions",
+    "rereview": "Raised for re-review",
+    "report": "Reports from clinicians",
+    "due": "Reviews coming due",
+}
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One thing a reviewer should look at, and since when it has waited."""
+
+    kind: str
+    resource: Resource
+    since: datetime | date
+    why: str
+    report_id: int | None = None
+
+    @property
+    def sort_key(self) -> str:
+        return self.since.isoformat()[:19]
+
+
+def entered_state(session: Session, resource: Resource) -> AuditEvent | None:
+    """Return the audit entry of the entry's latest change of state, if any."""
+    return session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "resource", AuditEvent.entity_id == resource.id)
+        .where(AuditEvent.action.in_(["state_changed", "created"]))  # type: ignore[attr-defined]
+        .order_by(AuditEvent.id.desc())
+    ).first()
+
+
+def build(
+    session: Session,
+    *,
+    kind: str | None = None,
+    due_within_days: int = 30,
+    today: date | None = None,
+) -> list[QueueItem]:
+    """Return the queue, oldest first, optionally only one kind of item."""
+    today = today or utcnow().date()
+    items: list[QueueItem] = []
+    if kind in (None, "suggestion"):
+        for resource in session.exec(
+            select(Resource).where(
+                Resource.state.in_([State.SUGGESTED.value, State.IN_REVIEW.value])  # type: ignore[attr-defined]
+            )
+        ):
+            entered = entered_state(session, resource)
+            why = "Review in progress" if resource.state == State.IN_REVIEW else "Not yet reviewed"
+            items.append(
+                QueueItem(
+                    "suggestion", resource, entered.at if entered else resource.created_at, why
+                )
+            )
+    if kind in (None, "rereview"):
+        for resource in session.exec(
+            select(Resource).where(Resource.state == State.NEEDS_REREVIEW.value)
+        ):
+            entered = entered_state(session, resource)
+            why = entered.reason if entered and entered.reason else "Raised for re-review"
+            items.append(
+                QueueItem("rereview", resource, entered.at if entered else resource.updated_at, why)
+            )
+    if kind in (None, "report"):
+        rows = session.exec(
+            select(ProblemReport, Resource)
+            .join(Resource, Resource.id == ProblemReport.resource_id)
+            .where(ProblemReport.status == ReportStatus.OPEN.value)
+        )
+        for report, resource in rows:
+            why = REPORT_REASONS.get(report.reason, report.reason) + (
+                f": {report.note}" if report.note else ""
+            )
+            items.append(QueueItem("report", resource, report.created_at, why, report_id=report.id))
+    if kind in (None, "due"):
+        horizon = today + timedelta(days=due_within_days)
+        for resource in session.exec(
+            select(Resource).where(
+                Resource.state.in_([s.value for s in DECIDED]),  # type: ignore[attr-defined]
+                Resource.review_due.is_not(None),  # type: ignore[union-attr]
+                Resource.review_due <= horizon,  # type: ignore[operator]
+            )
+        ):
+            items.append(
+                QueueItem(
+                    "due",
+                    resource,
+                    resource.review_due,
+                    f"Review due on {resource.review_due:%-d %B %Y}",
+                )
+            )
+    return sorted(items, key=lambda item: (item.sort_key, item.resource.id))
