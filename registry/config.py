@@ -4,7 +4,9 @@ import importlib.resources
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 # Environment variables the registry reads, with their defaults; listed in the README.
@@ -150,9 +152,29 @@ def _check_job_settings(config) -> None:
             "REGISTRY_BASE_URL must be the registry's address as people reach it, such as "
             f"https://registry.example.nhs.uk, not {config['REGISTRY_BASE_URL']!r}."
         )
-    from registry.jobs.scheduler import make_trigger  # raises SettingError naming the bad one
-
     make_trigger(config["REGISTRY_CHECK_SCHEDULE"], config["REGISTRY_TIMEZONE"])
+
+
+# The schedule is a setting: parsed here, so a bad one stops start-up; the scheduler uses it.
+def make_trigger(expression: str, timezone: str) -> CronTrigger:
+    """Build the schedule from a cron expression and a time zone, or raise SettingError."""
+    try:
+        zone = ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(
+            f"REGISTRY_TIMEZONE must be a time zone name such as Europe/London, not {timezone!r}."
+        ) from None
+    expression = str(expression)
+    problem = "it needs five fields" if len(expression.split()) != 5 else ""
+    if not problem:
+        try:
+            return CronTrigger.from_crontab(expression, timezone=zone)
+        except ValueError as exc:
+            problem = str(exc)
+    raise SettingError(
+        f"REGISTRY_CHECK_SCHEDULE {expression!r} is not a cron expression ({problem}); give "
+        "minute hour day-of-month month day-of-week, such as '30 2 * * *' for 02:30 nightly."
+    )
 
 
 def default_seed_file() -> Path:

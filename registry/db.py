@@ -1,11 +1,14 @@
 """The database engine, the per-request session, and timestamps."""
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -47,6 +50,14 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = Session(get_engine())
     return g.db_session
+
+
+def get_or_404(model: type[T], ident: int) -> T:
+    """Return the row of model with this primary key, or answer 404."""
+    row = get_session().get(model, ident)
+    if row is None:
+        abort(404)
+    return row
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -9,6 +9,8 @@ import gc
 
 from flask import Flask
 
+from registry import create_app
+
 
 class ListenError(OSError):
     """The address cannot be listened on (taken, or not this machine's)."""
@@ -69,8 +71,6 @@ def serve_workers(
                 self.cfg.set(name, value)
 
         def load(self) -> Flask:
-            from registry import create_app
-
             app = create_app(settings or None)
             _keep_out_of_gc()
             return app

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from registry import create_app
-from registry.cli import prepare_database
+from registry.cli._common import prepare_database
 from registry.db import get_engine
 from tests import pgserver
 

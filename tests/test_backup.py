@@ -20,7 +20,8 @@ from registry import create_app
 from registry.accounts import tokens as api_tokens
 from registry.catalogue import facets
 from registry.catalogue.search import Filters
-from registry.cli import main, prepare_database
+from registry.cli import main
+from registry.cli._common import prepare_database
 from registry.db import get_engine, make_engine, utcnow
 from registry.entries.visibility import Audience
 from registry.jobs.checkrun import result_row

@@ -11,7 +11,8 @@ from sqlmodel import Session, func, select
 
 from registry import create_app
 from registry.accounts import services as accounts
-from registry.cli import main, prepare_database
+from registry.cli import main
+from registry.cli._common import prepare_database
 from registry.db import get_engine, make_engine, utcnow
 from registry.entries.schemas import CSV_COLUMNS
 from registry.exchange import services as exchange

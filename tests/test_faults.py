@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 
 from registry import create_app
 from registry.accounts import services as accounts
-from registry.cli import prepare_database
+from registry.cli._common import prepare_database
 from registry.db import get_engine
 from registry.models import ProblemReport
 from tests import pgserver

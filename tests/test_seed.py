@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from registry.cli import prepare_database
+from registry.cli._common import prepare_database
 from registry.config import default_seed_file
 from registry.db import get_engine
 from registry.exchange.seed import SeedError, load, parse_csv, read_csv

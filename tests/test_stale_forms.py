@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from registry.db import get_engine
+from registry.entries import status
 from registry.entries.schemas import ResourceCreate
 from registry.entries.services import snapshot
 from registry.models import ProblemReport, Resource, Review, User
@@ -135,7 +136,7 @@ def test_a_decision_on_an_entry_the_nightly_check_raised_meanwhile_waits_for_the
     entry = _entry(app, "Fading Forum")
     assert entry.state == "recommended"
     with Session(get_engine(app)) as session:
-        latest = review.latest_review(session, decided)
+        latest = status.latest_review(session, decided)
         assert (
             latest.rationale == RATIONALE and latest.rubric["privacy_policy"]["answer"] == "unclear"
         )

@@ -1,52 +1,19 @@
 """Pages for all signed-in staff: suggest a resource, report a problem, an entry's history."""
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from registry.accounts.auth import signed_in_user
 from registry.catalogue.views import resource_or_404
 from registry.db import get_session
 from registry.entries import policy
-from registry.entries.forms import FIELD_LABELS, validate_resource
-from registry.models import AuditEvent, ProblemReport, Resource, Review, User
+from registry.entries.forms import CHOICES, FIELD_LABELS, validate_resource
+from registry.jobs.background import check_soon
+from registry.models import AuditEvent, ProblemReport, Review, User
 from registry.review import lifecycle as review
-from registry.review.lifecycle import REPORT_REASONS, LifecycleError, Seen, Since
-from registry.vocab import Audience, Condition, Cost, Kind, Moderation, Platform
+from registry.review.lifecycle import REPORT_REASONS, LifecycleError, Seen
 
 bp = Blueprint("staff", __name__)
-
-CHOICES = {
-    "kind": list(Kind),
-    "conditions": list(Condition),
-    "audience": list(Audience),
-    "cost": list(Cost),
-    "platforms": list(Platform),
-    "moderation": list(Moderation),
-}
-
-
-def commit_unless_changed(
-    db: Session, resource: Resource, seen: Seen, action: Callable[[], Any]
-) -> Since | None:
-    """Do action and commit; if the entry changed meanwhile, save nothing and return what changed.
-
-    A StaleDataError is the same conflict, caught at the last moment: a write that landed
-    between this request's read of the entry and its own write. Other LifecycleErrors rise.
-    """
-    try:
-        action()
-        db.commit()
-    except review.ChangedMeanwhile as exc:
-        db.rollback()
-        return exc.since
-    except StaleDataError:
-        db.rollback()
-        return review.changes_since(db, resource, seen)
-    return None
 
 
 @bp.get("/suggest")
@@ -68,9 +35,7 @@ def suggest_post():
             errors = {"url": str(exc)}
         else:
             db.commit()
-            from registry.jobs.background import check_soon  # a background check of the new URL
-
-            check_soon(resource.id)
+            check_soon(resource.id)  # a background check of the new URL
             flash("Thank you. Your suggestion is in the reviewers' queue.")
             return redirect(url_for("catalogue.entry", resource_id=resource.id))
     db.rollback()
@@ -99,7 +64,7 @@ def report_post(resource_id: int):
     reason, note = request.form.get("reason", ""), request.form.get("note", "")[:4000]
     form = {"reason": reason, "note": note}
     try:
-        conflict = commit_unless_changed(db, resource, seen, lambda: review.report_problem(
+        conflict = review.commit_unless_changed(db, resource, seen, lambda: review.report_problem(
             db, resource, user=signed_in_user(), reason=reason, note=note, seen=seen,
         ))  # fmt: skip
     except LifecycleError as exc:

@@ -11,14 +11,12 @@ from registry.catalogue import facets
 from registry.catalogue.facets import counts as facet_counts
 from registry.catalogue.handout import handout_ids
 from registry.catalogue.search import ALL_LIVE_STATUSES, RELEVANCE_LIMIT, Filters, search_statement
-from registry.db import get_session
-from registry.entries import visibility
+from registry.db import get_or_404, get_session
+from registry.entries import status, visibility
 from registry.entries.status import caution, latest_checks, latest_reviews, lines, review_overdue
 from registry.entries.visibility import Audience
-from registry.jobs import checkrun
 from registry.models import Resource
 from registry.review import dashboard
-from registry.review.lifecycle import latest_review
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
 bp = Blueprint("catalogue", __name__)
@@ -48,10 +46,7 @@ def _page_url(page: int) -> str:
 
 def resource_or_404(resource_id: int) -> Resource:
     """Return the entry with this id, or answer 404."""
-    resource = get_session().get(Resource, resource_id)
-    if resource is None:
-        abort(404)
-    return resource
+    return get_or_404(Resource, resource_id)
 
 
 def visible_or_404(resource_id: int) -> Resource:
@@ -125,9 +120,9 @@ def entry(resource_id: int):
     return render_template(
         "entry.html",
         resource=resource,
-        review=latest_review(session, resource.id),
+        review=status.latest_review(session, resource.id),
         check=latest_checks(session, [resource.id]).get(resource.id),
-        history=(history := checkrun.history(session, resource.id, limit=30)),
+        history=(history := status.history(session, resource.id, limit=30)),
         chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
         handout=handout_ids(),
         public=visibility.may_open(Audience.PUBLIC, resource),

@@ -6,12 +6,11 @@ import click
 from sqlalchemy.engine import make_url
 
 from registry.backup import sqlite as backup
+from registry.cli._common import make_app
 
 
 def _database_url() -> str:
-    from registry.cli import _app  # here, not at the top: registry.cli imports this module
-
-    return _app().config["DATABASE_URL"]
+    return make_app().config["DATABASE_URL"]
 
 
 @click.command("backup")

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import click
 
-from registry.cli.users import active_account, open_session
+from registry.cli._common import open_session
+from registry.cli.users import active_account
 from registry.exchange import services as exchange
 from registry.exchange.seed import RowError
 

@@ -8,6 +8,16 @@ import time
 from typing import NoReturn
 
 import click
+from sqlmodel import Session, select
+
+import checks
+from registry import faults
+from registry.cli._common import make_app, prepare_database
+from registry.db import get_engine
+from registry.jobs.checkrun import NoSuchEntry
+from registry.jobs.lock import LockHeld
+from registry.jobs.scheduler import run_job, run_scheduler
+from registry.models import CheckResult, Resource
 
 # Exit statuses of `registry check`: 0 the run finished (whatever it found) or another run
 # was already going; 1 an error (a bad setting, no such entry, the run failed, the database
@@ -17,17 +27,12 @@ EXIT_ERROR = 1
 
 
 def _app():
-    from registry.cli import _app as make_app
-    from registry.cli import prepare_database
-
     app = make_app()
     prepare_database(app, seed=False)
     return app
 
 
 def _settings():
-    import checks
-
     try:
         return checks.CheckSettings.from_env()
     except checks.SettingsError as exc:
@@ -74,8 +79,6 @@ def _stop(message: str, status: int) -> NoReturn:
 
 def _database_fault(exc: Exception) -> str | None:
     """Say in words what went wrong with the database, or None if it was something else."""
-    from registry import faults
-
     if isinstance(exc, faults.DiskFull):
         return (
             f"Stopped: {exc}. They are kept. Free space on that disk, then run `registry check` "
@@ -93,11 +96,6 @@ def _database_fault(exc: Exception) -> str | None:
 
 def _summary(run, seconds: float) -> None:
     """Print the counts by verdict and a table of the entries that failed."""
-    from sqlmodel import Session, select
-
-    from registry.db import get_engine
-    from registry.models import CheckResult, Resource
-
     click.echo(
         f"Check run {run.id} {run.status} in {seconds:.0f} s: {run.total} entries, "
         f"{run.passed} pass, {run.warned} warn, {run.failed} fail."
@@ -128,10 +126,6 @@ def _summary(run, seconds: float) -> None:
 @click.option("--no-progress", is_flag=True, help="Print only the summary at the end.")
 def check(resource_id: int | None, no_progress: bool) -> None:
     """Run the checks once over every entry not retired, and store the results."""
-    from registry.jobs.checkrun import NoSuchEntry
-    from registry.jobs.lock import LockHeld
-    from registry.jobs.scheduler import run_job
-
     app = _app()
     settings = _settings()
     # A polite stop (SIGTERM) ends the run as abandoned and frees the lock, as Ctrl+C does.
@@ -183,8 +177,6 @@ def check(resource_id: int | None, no_progress: bool) -> None:
 @click.command("scheduler")
 def scheduler() -> None:
     """Run the nightly check on its schedule, until stopped (no web app)."""
-    from registry.jobs.scheduler import run_scheduler
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = _app()
     _settings()  # a bad checker setting is reported now, not at 02:30

@@ -2,7 +2,8 @@
 
 import click
 
-from registry.cli.users import open_session
+from registry.accounts import tokens as api_tokens
+from registry.cli._common import open_session
 
 
 @click.group()
@@ -15,8 +16,6 @@ def token() -> None:
 @click.option("--name", default=None, help="What the token is for, to tell tokens apart.")
 def create(email: str, name: str | None) -> None:
     """Make a token for the account EMAIL and print its secret (shown this once only)."""
-    from registry.accounts import tokens as api_tokens
-
     with open_session() as session:
         try:
             made, secret = api_tokens.create(session, email=email, name=name)
@@ -32,8 +31,6 @@ def create(email: str, name: str | None) -> None:
 @click.argument("token_id", metavar="ID", type=int)
 def revoke(token_id: int) -> None:
     """Stop the token ID working."""
-    from registry.accounts import tokens as api_tokens
-
     with open_session() as session:
         try:
             api_tokens.revoke(session, token_id)
@@ -47,8 +44,6 @@ def revoke(token_id: int) -> None:
 @click.argument("email", required=False)
 def list_tokens(email: str | None) -> None:
     """List tokens (of one account, or all): id, account, name, created, last used, revoked."""
-    from registry.accounts import tokens as api_tokens
-
     with open_session() as session:
         for made, user in session.exec(api_tokens.tokens(email)).all():
             used = made.last_used_at.isoformat(timespec="seconds") if made.last_used_at else "never"

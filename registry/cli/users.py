@@ -5,28 +5,14 @@ import sys
 import click
 from sqlmodel import Session, select
 
+from registry.accounts import services as accounts
+from registry.cli._common import open_session
+from registry.models import User
 from registry.vocab import Role
-
-
-def open_session() -> Session:
-    """Open a session on the configured, migrated database, for a command."""
-    from registry import create_app, migrate
-    from registry.config import SettingError
-    from registry.db import get_engine
-
-    try:
-        app = create_app()
-    except SettingError as exc:
-        raise click.ClickException(str(exc)) from None
-    engine = get_engine(app)
-    migrate.upgrade(engine)
-    return Session(engine)
 
 
 def active_account(session: Session, email: str, *, option: str = "--as"):
     """Return the active account with this email, or stop the command saying what to do."""
-    from registry.accounts import services as accounts
-
     found = accounts.find(session, email)
     if found is None:
         raise click.BadParameter(
@@ -67,8 +53,6 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def add(email: str, role: str, name: str | None, password_stdin: bool) -> None:
     """Add an account; without --password-stdin, print a one-time password to give the person."""
-    from registry.accounts import services as accounts
-
     one_time = not password_stdin
     password = _read_password() if password_stdin else accounts.one_time_password()
     with open_session() as session:
@@ -90,8 +74,6 @@ def add(email: str, role: str, name: str | None, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
 def reset_password(email: str, password_stdin: bool) -> None:
     """Give an account a new password (one-time unless --password-stdin); end its sessions."""
-    from registry.accounts import services as accounts
-
     one_time = not password_stdin
     password = _read_password() if password_stdin else accounts.one_time_password()
     with open_session() as session:
@@ -111,8 +93,6 @@ def reset_password(email: str, password_stdin: bool) -> None:
 @user.command("list")
 def list_users() -> None:
     """List the accounts with their roles."""
-    from registry.models import User
-
     with open_session() as session:
         for account in session.exec(select(User).order_by(User.email)):
             status = "" if account.active else " (disabled)"

@@ -8,6 +8,7 @@ from werkzeug.datastructures import MultiDict
 from registry.entries.schemas import LIST_FIELDS, ResourceCreate, field_errors
 from registry.entries.services import snapshot
 from registry.models import Resource
+from registry.vocab import Audience, Condition, Cost, Kind, Moderation, Platform
 
 # Fields a person fills in on the suggestion and edit forms, with their labels.
 FIELD_LABELS: dict[str, str] = {
@@ -66,3 +67,14 @@ def validate_resource(
             name = field.split(".")[0]
             errors.setdefault(name, f"{FIELD_LABELS.get(name, name)}: {message}")
         return None, errors, raw
+
+
+# The choices each list field offers on the suggest and edit forms.
+CHOICES = {
+    "kind": list(Kind),
+    "conditions": list(Condition),
+    "audience": list(Audience),
+    "cost": list(Cost),
+    "platforms": list(Platform),
+    "moderation": list(Moderation),
+}

@@ -191,3 +191,40 @@ def caution(result: CheckResult | None) -> str | None:
     if result is None or (result.verdict != "fail" and not removed):
         return None
     return f"At the last automatic check ({_when(result)}): {_joined(problems(result))}."
+
+
+# The latest check and review of an entry: read-only, below both the lifecycle and the job.
+
+
+def latest_result(session: Session, resource_id: int) -> CheckResult | None:
+    """Return the entry's most recent check result, or None if it was never checked."""
+    return session.exec(
+        select(CheckResult)
+        .where(CheckResult.resource_id == resource_id)
+        .order_by(CheckResult.id.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_results():
+    """Return a statement for every entry's most recent result (for the dashboard)."""
+    newest = select(func.max(CheckResult.id)).group_by(CheckResult.resource_id)
+    return select(CheckResult).where(CheckResult.id.in_(newest.scalar_subquery()))  # type: ignore[attr-defined]
+
+
+def history(session: Session, resource_id: int, limit: int = 30) -> list[CheckResult]:
+    """Return the entry's last `limit` results, oldest first (for the chart)."""
+    newest_first = session.exec(
+        select(CheckResult)
+        .where(CheckResult.resource_id == resource_id)
+        .order_by(CheckResult.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(newest_first))
+
+
+def latest_review(session: Session, resource_id: int) -> Review | None:
+    """Return the review that stands for an entry now."""
+    return session.exec(
+        select(Review).where(Review.resource_id == resource_id).order_by(Review.id.desc())
+    ).first()

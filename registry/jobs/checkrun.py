@@ -276,33 +276,3 @@ def _store(
             f"the disk holding the database is full: {saved} of {total} results were "
             "saved before it filled"
         ) from exc
-
-
-# What the pages need: the latest result, the history, and the result said in words.
-
-
-def latest_result(session: Session, resource_id: int) -> CheckResult | None:
-    """Return the entry's most recent check result, or None if it was never checked."""
-    return session.exec(
-        select(CheckResult)
-        .where(CheckResult.resource_id == resource_id)
-        .order_by(CheckResult.id.desc())
-        .limit(1)
-    ).first()
-
-
-def latest_results():
-    """Return a statement for every entry's most recent result (for the dashboard)."""
-    newest = select(func.max(CheckResult.id)).group_by(CheckResult.resource_id)
-    return select(CheckResult).where(CheckResult.id.in_(newest.scalar_subquery()))  # type: ignore[attr-defined]
-
-
-def history(session: Session, resource_id: int, limit: int = 30) -> list[CheckResult]:
-    """Return the entry's last `limit` results, oldest first (for the chart)."""
-    newest_first = session.exec(
-        select(CheckResult)
-        .where(CheckResult.resource_id == resource_id)
-        .order_by(CheckResult.id.desc())
-        .limit(limit)
-    ).all()
-    return list(reversed(newest_first))

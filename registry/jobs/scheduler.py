@@ -5,7 +5,7 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -15,8 +15,10 @@ from flask import Flask
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from registry.config import SettingError
+import checks
+from registry.config import make_trigger
 from registry.db import aware, get_engine, utcnow
+from registry.jobs import checkrun, digest
 from registry.jobs.lock import LockHeld
 from registry.models import CheckRun, Meta
 from registry.vocab import FULL_RUN_TRIGGERS, RunStatus
@@ -27,27 +29,6 @@ log = logging.getLogger(__name__)
 # does not count, so the scheduler, restarted, runs again.
 WHOLE_RUN_TRIGGERS = tuple(sorted(FULL_RUN_TRIGGERS))
 SINCE_KEY = "check_schedule_since"
-
-
-def make_trigger(expression: str, timezone: str) -> CronTrigger:
-    """Build the schedule from a cron expression and a time zone, or raise SettingError."""
-    try:
-        zone = ZoneInfo(str(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingError(
-            f"REGISTRY_TIMEZONE must be a time zone name such as Europe/London, not {timezone!r}."
-        ) from None
-    expression = str(expression)
-    problem = "it needs five fields" if len(expression.split()) != 5 else ""
-    if not problem:
-        try:
-            return CronTrigger.from_crontab(expression, timezone=zone)
-        except ValueError as exc:
-            problem = str(exc)
-    raise SettingError(
-        f"REGISTRY_CHECK_SCHEDULE {expression!r} is not a cron expression ({problem}); give "
-        "minute hour day-of-month month day-of-week, such as '30 2 * * *' for 02:30 nightly."
-    )
 
 
 @dataclass
@@ -68,9 +49,6 @@ def run_job(
     settings=None,
 ) -> JobResult:
     """Run the checks under the lock, then email the digest; raise LockHeld if a run is on."""
-    import checks
-    from registry.jobs import checkrun, digest
-
     settings = settings or checks.CheckSettings.from_env()
     with app.app_context():
         engine = get_engine(app)

@@ -4,8 +4,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from registry.entries.status import CERT_WARN_DAYS, problems
-from registry.jobs.checkrun import latest_results
+from registry.entries.status import CERT_WARN_DAYS, latest_results, problems
 from registry.models import CheckResult, CheckRun, Resource
 from registry.review.queue import entered_state
 from registry.vocab import State

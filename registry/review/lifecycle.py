@@ -1,5 +1,6 @@
 """The lifecycle of an entry: each change of state, review, edit and report, audited."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -369,12 +370,11 @@ def decide(
 
     today = today or utcnow().date()
     valid_until = _add_months(today, validity_months)
-    previous = latest_review(session, resource.id)
-    from registry.jobs.checkrun import latest_result  # (checkrun's rules read reviews)
+    previous = status.latest_review(session, resource.id)
 
     # The newest result by id, not by time: ids follow the order results were stored in,
     # whatever the clocks of the processes that stored them said.
-    latest_check = latest_result(session, resource.id)
+    latest_check = status.latest_result(session, resource.id)
     review = Review(
         resource_id=resource.id,
         reviewer_id=user.id,
@@ -409,13 +409,6 @@ def decide(
         user=user,
     )
     return review
-
-
-def latest_review(session: Session, resource_id: int) -> Review | None:
-    """Return the review that stands for an entry now."""
-    return session.exec(
-        select(Review).where(Review.resource_id == resource_id).order_by(Review.id.desc())
-    ).first()
 
 
 def edit(
@@ -578,3 +571,23 @@ def _add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     return day + timedelta(days=30 * months)  # pragma: no cover
+
+
+def commit_unless_changed(
+    db: Session, resource: Resource, seen: Seen, action: Callable[[], Any]
+) -> Since | None:
+    """Do action and commit; if the entry changed meanwhile, save nothing and return what changed.
+
+    A StaleDataError is the same conflict, caught at the last moment: a write that landed
+    between this request's read of the entry and its own write. Other LifecycleErrors rise.
+    """
+    try:
+        action()
+        db.commit()
+    except ChangedMeanwhile as exc:
+        db.rollback()
+        return exc.since
+    except StaleDataError:
+        db.rollback()
+        return changes_since(db, resource, seen)
+    return None

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from publicsuffixlist import PublicSuffixList
 from sqlmodel import Session, select
 
+from registry.entries import status
 from registry.models import CheckResult, CheckRun, PolicyText, Resource
 from registry.review import lifecycle as review
 from registry.vocab import FULL_RUN_TRIGGERS, State
@@ -68,7 +69,7 @@ def failure_streak(session: Session, resource: Resource, *, limit: int) -> int:
         )
     )
     # A reviewer who decides again while the site still fails starts the count afresh.
-    standing = review.latest_review(session, resource.id)
+    standing = status.latest_review(session, resource.id)
     if standing is not None:
         # Ids say what came after the decision whatever the clocks of the web server and the
         # check job said: the count starts after the result the reviewer saw.
@@ -90,7 +91,7 @@ def _moved(session: Session, resource: Resource, result: CheckResult) -> str | N
     if not own or not now or own == now:
         return None
     # Told once: not again if the reviewer decided knowing it (or the last check showed it).
-    standing = review.latest_review(session, resource.id)
+    standing = status.latest_review(session, resource.id)
     seen_id = standing.check_result_id if standing is not None else None
     if seen_id is not None:
         seen = session.get(CheckResult, seen_id)

@@ -5,12 +5,10 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.accounts.auth import roles_required, signed_in_user
-from registry.catalogue.staff_views import CHOICES, commit_unless_changed
-from registry.catalogue.views import resource_or_404
-from registry.db import get_session
+from registry.db import get_or_404, get_session
 from registry.entries import policy
-from registry.entries.forms import FIELD_LABELS, resource_values, validate_resource
-from registry.jobs import checkrun
+from registry.entries.forms import CHOICES, FIELD_LABELS, resource_values, validate_resource
+from registry.entries.status import latest_result, latest_review
 from registry.models import CheckResult, ProblemReport, Resource
 from registry.review import dashboard, queue, rubric
 from registry.review import lifecycle as review
@@ -63,7 +61,7 @@ def dashboard_page():
 
 
 def _latest_check(resource_id: int) -> CheckResult | None:
-    return checkrun.latest_result(get_session(), resource_id)
+    return latest_result(get_session(), resource_id)
 
 
 def _review_page(
@@ -79,7 +77,7 @@ def _review_page(
         form=form or {},
         decisions=list(Decision),
         latest_check=_latest_check(resource.id),
-        previous=(previous := review.latest_review(db, resource.id)),
+        previous=(previous := latest_review(db, resource.id)),
         # What the policy lost and gained since the check the last decision saw.
         policy_diff=policy.changes(
             db, resource.id, after_result_id=(previous.check_result_id or 0) if previous else 0
@@ -95,13 +93,13 @@ def _review_page(
 @bp.get("/resources/<id:resource_id>/review")
 @roles_required(Role.REVIEWER)
 def review_page(resource_id: int):
-    return _review_page(resource_or_404(resource_id))
+    return _review_page(get_or_404(Resource, resource_id))
 
 
 @bp.post("/resources/<id:resource_id>/review")
 @roles_required(Role.REVIEWER)
 def review_post(resource_id: int):
-    resource = resource_or_404(resource_id)
+    resource = get_or_404(Resource, resource_id)
     answers = {
         item.key: {
             "answer": request.form.get(f"rubric-{item.key}", ""),
@@ -119,7 +117,7 @@ def review_post(resource_id: int):
             status=400,
         )  # fmt: skip
     try:
-        conflict = commit_unless_changed(db, resource, seen, lambda: review.decide(
+        conflict = review.commit_unless_changed(db, resource, seen, lambda: review.decide(
             db, resource, user=signed_in_user(), decision=decision,
             rationale=request.form.get("rationale", ""), cautions=request.form.get("cautions", ""),
             answers=answers, validity_months=current_app.config["REGISTRY_REVIEW_VALID_MONTHS"],
@@ -142,11 +140,11 @@ def review_post(resource_id: int):
 @bp.post("/resources/<id:resource_id>/start-review")
 @roles_required(Role.REVIEWER)
 def start_review(resource_id: int):
-    resource = resource_or_404(resource_id)
+    resource = get_or_404(Resource, resource_id)
     db = get_session()
     seen = _seen()
     try:
-        conflict = commit_unless_changed(
+        conflict = review.commit_unless_changed(
             db,
             resource,
             seen,
@@ -164,7 +162,7 @@ def start_review(resource_id: int):
 @bp.get("/resources/<id:resource_id>/edit")
 @roles_required(Role.REVIEWER)
 def edit(resource_id: int):
-    resource = resource_or_404(resource_id)
+    resource = get_or_404(Resource, resource_id)
     return render_template(
         "review/edit.html", resource=resource, values=resource_values(resource), errors={},
         labels=FIELD_LABELS, choices=CHOICES, version=resource.version, theirs=None,
@@ -174,7 +172,7 @@ def edit(resource_id: int):
 @bp.post("/resources/<id:resource_id>/edit")
 @roles_required(Role.REVIEWER)
 def edit_post(resource_id: int):
-    resource = resource_or_404(resource_id)
+    resource = get_or_404(Resource, resource_id)
     data, errors, raw = validate_resource(request.form)
     db = get_session()
     version = request.form.get("version", type=int) or 0
@@ -219,12 +217,12 @@ def reinstate(resource_id: int):
 
 
 def _state_action(resource_id: int, verb: str, done: str):
-    resource = resource_or_404(resource_id)
+    resource = get_or_404(Resource, resource_id)
     db = get_session()
     seen, reason = _seen(), request.form.get("reason", "")
     action = {"retire": review.retire, "reinstate": review.reinstate}[verb]
     try:
-        conflict = commit_unless_changed(db, resource, seen, lambda: action(
+        conflict = review.commit_unless_changed(db, resource, seen, lambda: action(
             db, resource, user=signed_in_user(), reason=reason, seen=seen
         ))  # fmt: skip
     except LifecycleError as exc:

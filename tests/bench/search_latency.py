@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from registry import create_app  # noqa: E402
 from registry.catalogue import facets
 from registry.catalogue.search import RELEVANCE_LIMIT, Filters, search_statement  # noqa: E402
-from registry.cli import prepare_database  # noqa: E402
+from registry.cli._common import prepare_database  # noqa: E402
 from registry.db import get_engine  # noqa: E402
 
 WORDS = ("mood tracker bipolar psychosis voices hearing support peer forum carers family sleep "

@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from registry import create_app
-    from registry.cli import prepare_database
+    from registry.cli._common import prepare_database
     from registry.db import get_engine
 
     durable = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}

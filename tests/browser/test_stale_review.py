@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from waitress.server import create_server
 
 from registry.db import get_engine
+from registry.entries import status
 from registry.models import Resource, User
 from registry.review import lifecycle as review
 from registry.review.rubric import ITEMS
@@ -112,4 +113,4 @@ def test_a_reviewer_sees_what_the_nightly_check_found_before_their_decision_is_r
     with Session(get_engine(app)) as session:
         entry = session.exec(select(Resource)).one()
         assert entry.state == "recommended"
-        assert review.latest_review(session, entry.id).rationale == RATIONALE
+        assert status.latest_review(session, entry.id).rationale == RATIONALE

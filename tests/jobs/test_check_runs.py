@@ -6,7 +6,6 @@ from conftest import DOWN, HEALTHY, MOVED, NO_POLICY, Registry
 from registry.audit import HistoryIsImmutable
 from registry.db import aware, utcnow
 from registry.entries import status
-from registry.jobs import checkrun
 from registry.jobs.scheduler import run_job
 from registry.models import Resource
 
@@ -32,7 +31,7 @@ def test_a_stored_result_cannot_be_rewritten(sites, registry, run):
     resource_id = registry.add_entry("alpha", sites.add("alpha"))
     run()
     with registry.session() as session:
-        result = checkrun.latest_result(session, resource_id)
+        result = status.latest_result(session, resource_id)
         result.verdict = "fail"
         session.add(result)
         with pytest.raises(HistoryIsImmutable):
@@ -43,7 +42,7 @@ def test_a_single_failure_shows_a_caution_at_once_and_recovery_clears_it(sites, 
     resource_id = registry.add_entry("alpha", sites.add("alpha", DOWN))
     run()
     with registry.session() as session:
-        caution = status.caution(checkrun.latest_result(session, resource_id))
+        caution = status.caution(status.latest_result(session, resource_id))
     assert caution is not None and "the site answers with an error (HTTP 410)" in caution
     assert registry.state_of(resource_id) == "recommended"
 
@@ -51,8 +50,8 @@ def test_a_single_failure_shows_a_caution_at_once_and_recovery_clears_it(sites, 
     run()
     with registry.session() as session:
         resource = session.get(Resource, resource_id)
-        assert status.caution(checkrun.latest_result(session, resource.id)) is None
-        assert status.summary(checkrun.latest_result(session, resource_id)).startswith(
+        assert status.caution(status.latest_result(session, resource.id)) is None
+        assert status.summary(status.latest_result(session, resource_id)).startswith(
             "Passed the automatic check"
         )
     assert registry.state_of(resource_id) == "recommended"
@@ -179,8 +178,8 @@ def test_the_history_for_the_chart_is_the_latest_runs_oldest_first(sites, regist
         sites.mode["alpha"] = mode
         run()
     with registry.session() as session:
-        history = checkrun.history(session, resource_id, limit=2)
-        latest = session.exec(checkrun.latest_results()).all()
+        history = status.history(session, resource_id, limit=2)
+        latest = session.exec(status.latest_results()).all()
     assert [r.verdict for r in history] == ["pass", "warn"]
     assert [r.id for r in latest] == [history[-1].id]
     assert "no privacy policy could be found" in status.summary(history[-1])

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from registry import create_app
-from registry.cli import prepare_database
+from registry.cli._common import prepare_database
 from registry.db import get_engine
 from registry.models import RunLock
 from tests.test_faults import empty_wal, fill, sqlite_file_ok

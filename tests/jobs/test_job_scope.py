@@ -5,7 +5,6 @@ from sqlmodel import Session
 
 from registry.db import get_engine
 from registry.entries import status
-from registry.jobs import checkrun
 from registry.jobs.scheduler import run_job
 from registry.models import Resource
 
@@ -37,7 +36,7 @@ def test_an_app_gone_from_a_store_fails_at_once_and_three_nights_send_it_back(
     latest = registry.results_of(resource_id)[-1]
     assert latest.verdict == "fail" and latest.liveness_status == "up"
     with Session(get_engine(registry.app)) as session:
-        caution = status.caution(checkrun.latest_result(session, resource_id))
+        caution = status.caution(status.latest_result(session, resource_id))
     assert caution is not None and "Google Play" in caution
     assert registry.state_of(resource_id) == "recommended"
 
