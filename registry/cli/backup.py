@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from registry.backup import sqlite as backup
+from registry.backup import services as backup
 from registry.cli._common import make_app
 
 
