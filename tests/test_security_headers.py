@@ -52,6 +52,6 @@ def test_forwarded_headers_count_only_behind_a_proxy_the_admin_declared(make_app
     direct = make_app().test_client().get("/", headers=forwarded)
     assert "Strict-Transport-Security" not in direct.headers
     # One proxy declared: its word on the scheme holds (and on the client's address, which the
-    # sign-in limits count by: tests/test_throttle.py).
+    # sign-in limits count by: tests/accounts/test_throttle.py).
     proxied = make_app(REGISTRY_TRUSTED_PROXIES=1).test_client().get("/", headers=forwarded)
     assert proxied.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -1,7 +1,7 @@
 """The catalogue and entry pages: search, filters, every field shown, everything escaped.
 
 The small fixture registry has nothing reviewed, so most of these look as staff do (signed in):
-the public sees only decided entries (tests/test_visibility.py).
+the public sees only decided entries (tests/entries/test_visibility.py).
 """
 
 import pytest

@@ -1,7 +1,7 @@
 """Who may use which page, and which entries each may see there: every route, every role.
 
 Read from the route map: a new route without a rule fails, and every route is tried by each role
-(anonymous, clinician, reviewer, admin) with every entry of tests/test_visibility.py's fixture
+(anonymous, clinician, reviewer, admin) with every entry of tests/entries/test_visibility.py's fixture
 (one in each state), asserting which entries' names may appear in what comes back.
 """
 
@@ -14,7 +14,7 @@ from registry.db import get_engine
 from registry.models import ProblemReport, Resource
 from tests.api.conftest import bearer
 from tests.conftest import Web
-from tests.test_visibility import (
+from tests.entries.test_visibility import (
     EVERYONE,
     HIDDEN,
     NAMES,

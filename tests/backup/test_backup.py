@@ -31,7 +31,7 @@ from registry.review.rubric import ITEMS
 from tests.api.conftest import report
 from tests.conftest import ON_POSTGRESQL
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 REVIEWED_ANSWERS = {item.key: {"answer": "yes"} for item in ITEMS}
 
 

@@ -18,7 +18,7 @@ from registry.entries.schemas import CSV_COLUMNS
 from registry.exchange import services as exchange
 from registry.models import AuditEvent, CheckResult, Resource
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def run(database_url, *args):

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from registry.cli import main
 from registry.db import get_engine
 from registry.models import AuditEvent, Resource, User
-from tests.test_lifecycle import _decision, review_form, send
+from tests.review.test_lifecycle import _decision, review_form, send
 
 REVIEWER = "reviewer@example.org"
 

@@ -17,7 +17,7 @@ from registry.models import ProblemReport, Resource, Review, User
 from registry.review import lifecycle as review
 from registry.review.rubric import ITEMS
 from tests.jobs import conftest as jobs
-from tests.test_lifecycle import _decision, form_values, send
+from tests.review.test_lifecycle import _decision, form_values, send
 
 # The nightly job's real components: switchable HTTPS sites on loopback, their CA, the settings.
 ca_file, sites, check_settings = jobs.ca_file, jobs.sites, jobs.check_settings
