@@ -20,9 +20,11 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from checks import CheckSettings
+from registry.accounts import services as accounts
 from registry.db import get_engine
 from registry.entries.schemas import url_key
 from registry.models import AuditEvent, CheckResult, CheckRun, Resource, User
+from tests.conftest import PASSWORD, Web
 from tests.test_faults import own_postgres, small_disk  # noqa: F401  (for test_faults_jobs.py)
 
 CSV_HEADER = (
@@ -329,3 +331,15 @@ def start_registry(env: dict, *args: str):
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def signed_in_reviewer(app):
+    """Return a reviewer signed in at a browser (the test client, sending CSRF tokens)."""
+    with Session(get_engine(app)) as session:
+        accounts.create(
+            session, email="lead@example.org", role="reviewer", password=PASSWORD, one_time=False
+        )
+        session.commit()
+    browser = Web(app.test_client())
+    browser.sign_in("lead@example.org")
+    return browser

@@ -1,29 +1,16 @@
 """What the nightly job shows people: results in words, the history chart, the reviewers' dashboard."""
 
 from bs4 import BeautifulSoup
-from conftest import DOWN, HEALTHY, NO_POLICY
+from conftest import DOWN, HEALTHY, NO_POLICY, signed_in_reviewer
 from sqlmodel import Session
 
-from registry.accounts import services as accounts
 from registry.db import get_engine
 from registry.models import CheckResult
-from tests.conftest import PASSWORD, Web
 
 
 def _soup(response) -> BeautifulSoup:
     assert response.status_code == 200, response.data[:300]
     return BeautifulSoup(response.data, "html.parser")
-
-
-def _reviewer(app) -> Web:
-    with Session(get_engine(app)) as session:
-        accounts.create(
-            session, email="lead@example.org", role="reviewer", password=PASSWORD, one_time=False
-        )
-        session.commit()
-    browser = Web(app.test_client())
-    browser.sign_in("lead@example.org")
-    return browser
 
 
 def test_an_entry_shows_its_latest_result_in_words_and_a_chart_of_its_runs(
@@ -71,7 +58,7 @@ def test_the_dashboard_lists_entries_by_trouble_with_counts(sites, registry, run
                                 https_status="ok", privacy_status="found",
                                 report={"https": {"cert_days_left": 5}}))  # fmt: skip
         session.commit()
-    reviewer = _reviewer(job_app)
+    reviewer = signed_in_reviewer(job_app)
     soup = _soup(reviewer.get("/review/dashboard"))
     counts = [p.get_text(strip=True) for p in soup.select(".registry-count-number")]
     assert counts == ["2", "1", "1", "1"]

@@ -9,17 +9,15 @@ from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import DOWN, HEALTHY, Registry, start_registry
-from sqlmodel import Session, select
+from conftest import DOWN, HEALTHY, Registry, signed_in_reviewer, start_registry
+from sqlmodel import select
 
-from registry.accounts import services as accounts
-from registry.db import get_engine, utcnow
+from registry.db import utcnow
 from registry.jobs.scheduler import _scheduled, run_job
 from registry.models import AuditEvent, Resource, User
 from registry.review import lifecycle as review
 from registry.review import transitions
 from registry.review.rubric import ITEMS
-from tests.conftest import PASSWORD, Web
 
 FAKETIME = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "libfaketime missing")
 ANSWERS = {item.key: {"answer": "yes"} for item in ITEMS}
@@ -45,18 +43,6 @@ def _decide(registry: Registry, resource_id: int, *, today=None, decision="recom
             today=today,
         )  # fmt: skip
         session.commit()
-
-
-def _reviewer(app) -> Web:
-    """A reviewer signed in at a browser (the test client, with CSRF tokens)."""
-    with Session(get_engine(app)) as session:
-        accounts.create(
-            session, email="lead@example.org", role="reviewer", password=PASSWORD, one_time=False
-        )
-        session.commit()
-    browser = Web(app.test_client())
-    browser.sign_in("lead@example.org")
-    return browser
 
 
 def _reasons(registry: Registry, resource_id: int) -> list[str]:
@@ -273,7 +259,7 @@ def test_a_new_year_in_the_footer_is_not_a_policy_change_but_a_new_sentence_is(
     assert "privacy policy changed" in _reasons(registry, resource_id)[-1]
 
     # The reviewer is shown what changed, on the review page and the history page.
-    reviewer = _reviewer(registry.app)
+    reviewer = signed_in_reviewer(registry.app)
     for page in (f"/resources/{resource_id}/review", f"/resources/{resource_id}/history"):
         soup = BeautifulSoup(reviewer.get(page).get_data(as_text=True), "html.parser")
         [change] = soup.select(".registry-policy-change")
