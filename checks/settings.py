@@ -76,7 +76,7 @@ class CheckSettings:
                 raise SettingsError(f"{name} must be greater than zero")
 
     def with_(self, **changes) -> CheckSettings:
-        """Return a copy with some settings changed."""
+        """Return a copy with some settings changed (for programs using checks as a library)."""
         return replace(self, **changes)
 
     @classmethod

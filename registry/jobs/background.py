@@ -48,7 +48,7 @@ def check_soon(resource_id: int) -> Future:
 
 
 def drain(app: Flask, timeout: float = 60) -> None:
-    """Wait for the background work in hand to finish (for tests and shutdown)."""
+    """Wait for the background work in hand to finish (the tests call it before they look)."""
     wait(app.extensions["registry.background"]["pending"], timeout=timeout)
 
 

@@ -1,5 +1,6 @@
 """Fixtures for browser tests: the registry on a real HTTP server, and Debian's Chromium via Playwright."""
 
+import contextlib
 import shutil
 import threading
 
@@ -14,15 +15,24 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
+@contextlib.contextmanager
+def serving(app):
+    """Serve app over real HTTP on a free loopback port; yield its base URL."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
 @pytest.fixture
 def live_server(reviewed):
     """Serve the reviewed registry over real HTTP on a free loopback port; yield its base URL."""
-    server = create_server(reviewed, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with serving(reviewed) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,17 @@
 """A reviewer whose entry the nightly check raises while the review form is open, in Chromium."""
 
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
-from waitress.server import create_server
 
 from registry.db import get_engine
 from registry.entries import status
 from registry.models import Resource, User
 from registry.review import lifecycle as review
 from registry.review.rubric import ITEMS
+from tests.browser.conftest import serving
 from tests.conftest import PASSWORD
 from tests.jobs import conftest as jobs
 
@@ -53,12 +52,8 @@ def forum(app, people) -> int:
 @pytest.fixture
 def live_server(app, forum):
     """The registry served over real HTTP on a free loopback port; yield its base URL."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base
 
 
 def test_a_reviewer_sees_what_the_nightly_check_found_before_their_decision_is_recorded(
