@@ -5,13 +5,12 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import urllib3
-
-from checks import net, signals
+from checks import net, signals, transport
 from checks.wire import FetchError, cert_days, classify, read_body, retry_after
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -25,7 +24,7 @@ class Response:
 
     url: str
     status: int
-    headers: urllib3.HTTPHeaderDict
+    headers: Mapping[str, str]  # urllib3's HTTPHeaderDict, as requests reads it: has getlist()
     body: bytes = b""
     truncated: bool = False
     cert_days_left: int | None = None
@@ -80,7 +79,7 @@ class Fetcher:
     def __init__(self, ctx: net.NetContext, limiter: net.Limiter):
         self.ctx, self.settings, self.limiter = ctx, ctx.settings, limiter
         self.deadline = ctx.deadline
-        self._pools: dict[bool, urllib3.PoolManager] = {}
+        self.transport = transport.for_settings(self.settings)
         # Cookies kept per host for the length of one check: some sites set one and redirect,
         # and loop for a client that does not send it back.
         self._cookies: dict[str, dict[str, str]] = {}
@@ -92,13 +91,8 @@ class Fetcher:
         }
 
     def close(self) -> None:
-        for pm in self._pools.values():
-            pm.clear()
-
-    def _pm(self, verify: bool) -> urllib3.PoolManager:
-        if verify not in self._pools:
-            self._pools[verify] = net.pool_manager(self.settings, verify=verify)
-        return self._pools[verify]
+        """Forget this check's cookies; the connections stay with the run's transport."""
+        self._cookies.clear()
 
     def get(
         self,
@@ -198,24 +192,16 @@ class Fetcher:
         try:
             with self.limiter.slot(host, self.deadline):
                 left = self.deadline.remaining()
-                timeout = urllib3.Timeout(
-                    connect=max(min(s.connect_timeout, left), 0.001),
-                    read=max(min(s.read_timeout, left), 0.001),
+                timeout = (
+                    max(min(s.connect_timeout, left), 0.001),
+                    max(min(s.read_timeout, left), 0.001),
                 )
                 headers = self.headers
                 if self._cookies.get(host):
                     jar = "; ".join(f"{k}={v}" for k, v in self._cookies[host].items())
                     headers = {**headers, "Cookie": jar}
-                raw = self._pm(verify).urlopen(
-                    "GET",
-                    url,
-                    headers=headers,
-                    redirect=False,
-                    retries=False,
-                    preload_content=False,
-                    decode_content=False,
-                    timeout=timeout,
-                )
+                got = self.transport.get(url, headers, verify=verify, timeout=timeout)
+                raw = got.raw  # read here, decoded and capped as wire.read_body does
                 try:
                     self._keep_cookies(host, raw.headers)
                     days = cert_days(raw)

@@ -1,4 +1,9 @@
-"""Sockets that honour a per-URL deadline, and connections pinned to the guarded address."""
+"""Sockets that honour a per-URL deadline, and connections pinned to the guarded address.
+
+The pools and connections here are urllib3's, under requests (checks/transport.py mounts them
+in its adapter): requests offers no hook to choose the address a connection is made to, and the
+guard must connect to the very address it checked, so the connection class is the place.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import certifi
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
@@ -135,20 +140,13 @@ class DeadlineSSLSocket(_DeadlineMixin, ssl.SSLSocket):
         return super().sendall(*args)
 
 
-def _connect(host: str, port: int, timeout: float | None) -> socket.socket:
-    ctx = current()
-    s = ctx.settings
-    left = ctx.deadline.remaining()
-    if left <= 0:
-        raise DeadlineExceeded(f"deadline of {ctx.deadline.seconds:g} s passed")
-    limit = min(s.connect_timeout, left)
-    ip, port = guard.pin(host, port, allow=s.allow_networks, resolver=s.resolver, timeout=limit)
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+def _open(ip: str, port: int, timeout: float | None, limit: float) -> socket.socket:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     sock = DeadlineSocket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(limit)
-        sock.connect((str(ip), port))
+        sock.connect((ip, port))
         sock.settimeout(timeout if isinstance(timeout, int | float) else None)
     except BaseException:
         sock.close()
@@ -156,10 +154,27 @@ def _connect(host: str, port: int, timeout: float | None) -> socket.socket:
     return sock
 
 
+def _connect(host: str, port: int, timeout: float | None, *, to_proxy: bool) -> socket.socket:
+    ctx = current()
+    s = ctx.settings
+    left = ctx.deadline.remaining()
+    if left <= 0:
+        raise DeadlineExceeded(f"deadline of {ctx.deadline.seconds:g} s passed")
+    limit = min(s.connect_timeout, left)
+    if to_proxy:
+        # The proxy is the administrator's choice, often on the trust's own network: it is not
+        # held to the guard (transport.check_before_proxy checks the target instead).
+        pairs = guard.resolve(host, port, resolver=s.resolver, timeout=limit)
+        return _open(pairs[0][0], pairs[0][1], timeout, limit)
+    ip, port = guard.pin(host, port, allow=s.allow_networks, resolver=s.resolver, timeout=limit)
+    return _open(str(ip), port, timeout, limit)
+
+
 class _GuardedMixin:
     def _new_conn(self) -> socket.socket:
+        to_proxy = self.proxy is not None  # type: ignore[attr-defined]
         try:
-            return _connect(self._dns_host, self.port, self.timeout)  # type: ignore[attr-defined]
+            return _connect(self._dns_host, self.port, self.timeout, to_proxy=to_proxy)  # type: ignore[attr-defined]
         except TimeoutError as exc:
             if isinstance(exc, DeadlineExceeded):
                 raise
@@ -190,6 +205,10 @@ class _HTTPSPool(HTTPSConnectionPool):
             conn.connect()
 
 
+# What transport.GuardedAdapter gives its pool managers, direct and through a proxy.
+POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 @functools.lru_cache(maxsize=8)
 def ssl_context(ca_bundle: str | None, verify: bool = True) -> ssl.SSLContext:
     """Build (once) the TLS context: verifying against the bundle, or not verifying at all."""
@@ -201,18 +220,6 @@ def ssl_context(ca_bundle: str | None, verify: bool = True) -> ssl.SSLContext:
         ctx.verify_mode = ssl.CERT_NONE
     ctx.sslsocket_class = DeadlineSSLSocket
     return ctx
-
-
-def pool_manager(settings: CheckSettings, *, verify: bool = True) -> PoolManager:
-    """Make the connection pools for one check; they are thrown away when it ends."""
-    pm = PoolManager(
-        num_pools=8,
-        maxsize=1,
-        ssl_context=ssl_context(settings.ca_bundle, verify),
-        cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
-    )
-    pm.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-    return pm
 
 
 class Limiter:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from urllib3.util import parse_url
+import requests
 
 from checks import https, liveness, net, privacy, stores
 from checks.fetch import Fetcher
@@ -31,8 +31,8 @@ def url_problem(url: str) -> str | None:
         if parts.scheme.lower() not in ("http", "https"):
             return "it is not an http:// or https:// address"
         parts.port  # noqa: B018 - raises on a bad port
-        parse_url(url)
-    except ValueError as exc:
+        requests.Request("GET", url).prepare()  # what requests cannot send is not checked
+    except (ValueError, requests.RequestException) as exc:
         return str(exc)
     if not parts.hostname:
         return "it has no host name"

@@ -6,6 +6,7 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from urllib.parse import urlsplit
 
 USER_AGENT = "SMIResourceRegistry/0.1 (+link-checker; a registry of mental-health resources)"
 
@@ -56,6 +57,12 @@ class CheckSettings:
     allow_networks: tuple[Network, ...] = ()
     ca_bundle: str | None = None  # None: certifi's bundle, as requests uses
     cert_warn_days: int = 14
+    # Worker processes the checks are spread over; 0: one per core this process may use.
+    workers: int = 0
+    # The outbound proxy for the checker alone; None: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from
+    # the environment, as any requests program reads them (unless trust_env is False).
+    proxy: str | None = None
+    trust_env: bool = True
     resolver: Resolver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +81,20 @@ class CheckSettings:
         for name in ("deadline", "max_concurrency", "max_per_host"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be greater than zero")
+        if self.proxy is not None:
+            problem = proxy_problem(self.proxy)
+            if problem:
+                raise SettingsError(f"proxy: {problem}")
+
+    @property
+    def processes(self) -> int:
+        """Return how many worker processes the checks may use (workers, or the cores)."""
+        if self.workers:
+            return self.workers
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
 
     def with_(self, **changes) -> CheckSettings:
         """Return a copy with some settings changed (for programs using checks as a library)."""
@@ -100,6 +121,12 @@ class CheckSettings:
                 least = "greater than zero" if attr in _POSITIVE else "zero or more"
                 raise SettingsError(f"{var} must be a number of {unit}, {least}; got {raw!r}")
             values[attr] = number
+        proxy = env.get("REGISTRY_CHECK_PROXY", "").strip()
+        if proxy:
+            problem = proxy_problem(proxy)
+            if problem:
+                raise SettingsError(f"REGISTRY_CHECK_PROXY: {problem}")
+            values["proxy"] = proxy
         nets = env.get("REGISTRY_CHECK_ALLOW_NETWORKS", "")
         values["allow_networks"] = parse_networks(nets)
         for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
@@ -110,6 +137,20 @@ class CheckSettings:
                 values["ca_bundle"] = path
                 break
         return cls(**values)
+
+
+def proxy_problem(url: str) -> str | None:
+    """Say what is wrong with a proxy's address, or None when the checker can use it."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        return f"{url!r} is not an address ({exc}); give one such as http://proxy.trust.nhs.uk:8080"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (
+            f"{url!r} is not an http:// or https:// proxy, such as http://proxy.trust.nhs.uk:8080"
+        )
+    return None
 
 
 _POSITIVE = {"deadline", "max_concurrency", "max_per_host"}
@@ -127,5 +168,6 @@ ENV_VARS: dict[str, tuple[str, type, str]] = {
     "max_concurrency": ("REGISTRY_CHECK_CONCURRENCY", int, "requests"),
     "max_per_host": ("REGISTRY_CHECK_PER_HOST", int, "requests"),
     "cert_warn_days": ("REGISTRY_CHECK_CERT_WARN_DAYS", int, "days"),
+    "workers": ("REGISTRY_CHECK_WORKERS", int, "processes (0: one per core)"),
     "user_agent": ("REGISTRY_CHECK_USER_AGENT", str, ""),
 }

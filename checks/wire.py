@@ -10,7 +10,8 @@ import time
 import zlib
 from dataclasses import dataclass
 
-import urllib3
+# urllib3's own errors: a body is read from requests' raw urllib3 response (fetch.py streams it,
+# to cap and decode it as it comes), and there urllib3 raises them without requests' wrapping.
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from checks import net
@@ -115,8 +116,11 @@ class _Decoder:
         return out
 
 
-def read_body(resp: urllib3.BaseHTTPResponse, cap: int) -> tuple[bytes, bool, str]:
-    """Read and decompress a body up to cap bytes; return it, whether it was cut, and a note."""
+def read_body(resp, cap: int) -> tuple[bytes, bool, str]:
+    """Read and decompress a body up to cap bytes; return it, whether it was cut, and a note.
+
+    resp is the urllib3 response under a streamed requests.Response (its .raw).
+    """
     encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
     decoder = None
     if encoding in ("gzip", "x-gzip", "deflate"):
@@ -140,7 +144,7 @@ def read_body(resp: urllib3.BaseHTTPResponse, cap: int) -> tuple[bytes, bool, st
             return bytes(out), True, f"body cut at {cap} bytes"
 
 
-def cert_days(resp: urllib3.BaseHTTPResponse) -> int | None:
+def cert_days(resp) -> int | None:
     """Return the whole days the response's verified certificate has left, or None."""
     conn = getattr(resp, "connection", None)
     sock = getattr(conn, "sock", None)

@@ -35,12 +35,14 @@ def test_every_setting_is_read_from_its_variable():
         "REGISTRY_CHECK_PER_HOST": "1",
         "REGISTRY_CHECK_CERT_WARN_DAYS": "30",
         "REGISTRY_CHECK_USER_AGENT": "Test/1.0",
+        "REGISTRY_CHECK_WORKERS": "3",
     }
     s = CheckSettings.from_env(env)
     assert (s.deadline, s.connect_timeout, s.read_timeout) == (12.5, 3, 4)
     assert (s.max_body_bytes, s.max_redirects, s.retries, s.backoff) == (1000, 4, 0, 0.1)
     assert (s.max_retry_after, s.max_concurrency, s.max_per_host) == (7, 8, 1)
     assert (s.cert_warn_days, s.user_agent) == (30, "Test/1.0")
+    assert s.workers == s.processes == 3
     assert set(env) == {var for var, _, _ in ENV_VARS.values()}
 
 
