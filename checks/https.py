@@ -52,6 +52,8 @@ def _http_root_goes_to_https(url: str, fx: Fetcher) -> bool | None:
         if r is None:
             return None
         location = r.headers.get("Location", "").strip()
+        if r.status >= 500:  # not an answer about HTTPS (through a proxy, the proxy's 502)
+            return None
         if r.status not in REDIRECTS or not location:
             return False
         url = urljoin(url, location)

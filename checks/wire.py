@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 # urllib3's own errors: a body is read from requests' raw urllib3 response (fetch.py streams it,
 # to cap and decode it as it comes), and there urllib3 raises them without requests' wrapping.
-from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, ProxyError, ReadTimeoutError
 
 from checks import net
 from checks.guard import GuardRefused, NameNotResolved
@@ -24,7 +24,7 @@ CHUNK = 64 * 1024
 class FetchError:
     """Why a fetch got no usable answer: kind is a short code, message says it for people."""
 
-    kind: str  # guard dns dns_temporary deadline tls_cert tls refused reset timeout protocol
+    kind: str  # guard dns dns_temporary deadline proxy tls_cert tls refused reset timeout protocol
     #            redirect_loop too_many_redirects bad_redirect
     message: str
     verify_code: int | None = None
@@ -57,6 +57,15 @@ def classify(exc: BaseException, deadline: net.Deadline) -> FetchError:
         return FetchError("dns_temporary" if e.temporary else "dns", str(e))
     if find(net.DeadlineExceeded) or deadline.expired:
         return FetchError("deadline", f"gave up at the deadline of {deadline.seconds:g} s")
+    if find(ProxyError):
+        if e := find(ConnectTimeoutError):  # urllib3's NewConnectionError is one, too
+            conn = getattr(e, "conn", None)
+            where = f" at {conn.host}:{conn.port}" if conn is not None else ""
+            why = "connection refused" if find(ConnectionRefusedError) else "no answer in time"
+            return FetchError("proxy", f"could not connect to the proxy{where} ({why})")
+        said = [str(x) for x in chain if type(x) is OSError]  # "Tunnel connection failed: 403"
+        why = said[-1] if said else "no reason given"
+        return FetchError("proxy", f"the proxy did not connect to the site: {why}")
     if e := find(ssl.SSLCertVerificationError):
         return FetchError("tls_cert", f"certificate: {e.verify_message}", e.verify_code)
     if e := find(ConnectionRefusedError):
