@@ -54,9 +54,3 @@ def restore_command(file: Path, yes: bool) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {file}; the database is at schema revision {restored.revision}.")
     click.echo(f"It holds {restored.describe()}.")
-
-
-def register_backup(group: click.Group) -> None:
-    """Add `backup` and `restore` to the `registry` group."""
-    group.add_command(backup_command)
-    group.add_command(restore_command)

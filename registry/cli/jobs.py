@@ -181,9 +181,3 @@ def scheduler() -> None:
     app = _app()
     _settings()  # a bad checker setting is reported now, not at 02:30
     run_scheduler(app, announce=click.echo)
-
-
-def register_jobs(group: click.Group) -> None:
-    """Add the job commands to the `registry` group."""
-    group.add_command(check)
-    group.add_command(scheduler)
