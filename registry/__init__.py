@@ -1,20 +1,27 @@
 """A registry of digital self-management resources for people with severe mental illness."""
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from werkzeug.routing import IntegerConverter
-
-
-class RowId(IntegerConverter):
-    """A row id in a URL: a positive 32-bit integer, so a huge number is a 404, not a crash."""
-
-    def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=2**31 - 1)
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web application: settings, database, pages."""
+    # Flask is imported here, not at the top: `registry check-url` imports this package and
+    # needs none of it (its worker processes get the memory).
+    from flask import Flask
+    from werkzeug.routing import IntegerConverter
+
+    class RowId(IntegerConverter):
+        """A row id in a URL: a positive 32-bit integer, so a huge one is a 404, not a crash."""
+
+        def __init__(self, url_map):
+            super().__init__(url_map, min=1, max=2**31 - 1)
+
     instance_path = os.environ.get("REGISTRY_INSTANCE_PATH") or None
     if instance_path:
         instance_path = os.path.abspath(instance_path)
