@@ -9,21 +9,19 @@ requests in flight, overall and per host, across all the workers at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
 import multiprocessing
 import os
 import queue
 import signal
 import sys
-import tempfile
 import threading
 import time
 import types
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing import connection, reduction
+from multiprocessing import connection
 from multiprocessing.process import BaseProcess
 
 from checks import net
@@ -37,50 +35,6 @@ _READY = "ready"  # a worker's first message: it has started and can take units
 
 Take = Callable[[], Unit | None]
 Finish = Callable[[Unit, PageCheck | Store, bool], None]
-
-
-class _ProcessLock:
-    """A lock for every thread of every worker: a POSIX record lock on an unnamed file.
-
-    Not a multiprocessing.Lock: the kernel lets go of a record lock when the process holding it
-    dies, so a worker killed in the middle of counting never leaves the limiter locked. Record
-    locks belong to a process, so a thread lock orders the threads within each one.
-    """
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="checks-limiter-")
-        self._fd = self._file.fileno()
-        self._threads = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        # Pickled only while a worker is spawned: the child gets its own copy of the descriptor.
-        return {"fd": reduction.DupFd(self._fd)}
-
-    def __setstate__(self, state: dict) -> None:
-        self._file = None
-        self._fd = state["fd"].detach()
-        self._threads = threading.Lock()
-
-    def acquire(self, timeout: float) -> bool:
-        if not self._threads.acquire(timeout=timeout):
-            return False
-        try:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX)  # held for a few additions, never longer
-        except BaseException:
-            self._threads.release()
-            raise
-        return True
-
-    def release(self) -> None:
-        fcntl.lockf(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-    def __enter__(self) -> _ProcessLock:
-        self.acquire(timeout=-1)
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.release()
 
 
 class SharedLimiter:
@@ -97,7 +51,7 @@ class SharedLimiter:
     def __init__(self, total: int, per_host: int, *, rows: int = 1):
         self.total, self.per_host = total, per_host
         self._width = 1 + self.BUCKETS  # [0]: requests in flight; [b]: in flight to bucket b
-        self._lock = _ProcessLock()
+        self._lock = _SPAWN.Lock()
         # Row 0 counts for everyone; row 1 + r for the worker keeping row r.
         self._counts = _SPAWN.Array("i", self._width * (1 + rows), lock=False)
         self._mine: int | None = None
@@ -124,12 +78,17 @@ class SharedLimiter:
 
     def release_row(self, row: int) -> None:
         """Give back every slot a worker held (call once the worker is dead)."""
-        with self._lock:  # a worker killed while holding it let go of it as it died
+        # A worker killed while it held the lock left it held: after a while, take it over.
+        self._lock.acquire(timeout=2.0)
+        try:
             counts, mine = self._counts, self._width * (1 + row)
             for i in range(self._width):
                 if counts[mine + i]:
                     counts[i] = max(counts[i] - counts[mine + i], 0)
                     counts[mine + i] = 0
+        finally:
+            with contextlib.suppress(ValueError):  # it was not held after all
+                self._lock.release()
 
     def _acquire(self, bucket: int, deadline: net.Deadline) -> str | None:
         """Take a slot if both counts allow; otherwise say which was full."""
