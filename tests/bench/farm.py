@@ -234,24 +234,23 @@ def _rss(pid: int) -> int:
     return 0 if fields[0] == "Z" else int(fields[21]) * PAGE
 
 
-def _pss(pid: int) -> int:
+def _kib_field(path: str, name: str) -> int:
+    """Read a "Name:  123 kB" line of a /proc file, in bytes (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def _pss(pid: int) -> int:
+    return _kib_field(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def _hwm(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _kib_field(f"/proc/{pid}/status", "VmHWM")
 
 
 def _subreaper(on: bool) -> None:
