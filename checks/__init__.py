@@ -5,12 +5,14 @@ Pure library: no Flask, no database. ``check_url(url, settings=...)`` or
 ``CheckBatch`` and ``iter_check_targets`` check many, queued per host.
 """
 
+from checks.privacy import FINGERPRINT_SCHEME
 from checks.report import Https, Liveness, Privacy, Report, Store
 from checks.run import Target, check_target, check_url, url_problem
 from checks.schedule import CheckBatch, check_urls, iter_check_targets, iter_check_urls
 from checks.settings import CheckSettings, SettingsError
 
 __all__ = [
+    "FINGERPRINT_SCHEME",
     "CheckBatch",
     "CheckSettings",
     "Https",

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from itertools import accumulate
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 TEXT_CAP = 400_000  # characters of visible text kept per page
 FEED = 64 * 1024
@@ -240,10 +244,18 @@ class _Regions:
         return self._join(0, n, outer)
 
 
-class _Reader(HTMLParser):
-    def __init__(self, url: str, regions: _Regions | None = None):
-        super().__init__(convert_charrefs=True)
-        self.url = url
+class _Reader:
+    """Take a page's elements and text as libxml2 reads them, keeping what the checks use."""
+
+    # The parser target of lxml: libxml2 tokenises and repairs the markup in C and calls these
+    # methods once an element or a run of text is read, with its end tags balanced and its
+    # character references already decoded.
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self, regions: _Regions | None = None) -> None:
+        """Start on a new page: the reader and its parser are kept, one pair per thread."""
         self.regions = regions
         self.base = ""
         self.title: list[str] = []
@@ -258,8 +270,8 @@ class _Reader(HTMLParser):
         self.skip_depth = 0
         self.in_title = self.in_h1 = False
 
-    def handle_starttag(self, tag: str, attrs_list) -> None:
-        attrs = {k: (v or "") for k, v in attrs_list}
+    def start(self, tag: str, attrib, nsmap=None) -> None:
+        attrs = {k: (v or "") for k, v in attrib.items()}
         if self.regions is not None:
             self.regions.start(tag, attrs)
         if tag == "base" and not self.base and attrs.get("href"):
@@ -285,7 +297,7 @@ class _Reader(HTMLParser):
         if tag in _SKIP:
             self.skip_depth += 1
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if self.regions is not None:
             self.regions.end(tag)
         if tag == "title":
@@ -297,7 +309,7 @@ class _Reader(HTMLParser):
         elif tag in _SKIP and self.skip_depth:
             self.skip_depth -= 1
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.in_title:
             self.title.append(data)
             return
@@ -313,6 +325,34 @@ class _Reader(HTMLParser):
             self.text.append(data)
             self.text_len += len(data)
 
+    def close(self) -> None:
+        return None
+
+
+_local = threading.local()
+
+
+def _parser() -> tuple[etree.HTMLParser, _Reader]:
+    """Return this thread's parser and the reader it calls, made on first use.
+
+    A parser is kept because libxml2 sets up its first document slowly: a fresh parser doubles
+    the time of a small page, a kept one starts each new page where close() left it.
+    """
+    try:
+        return _local.pair
+    except AttributeError:
+        from lxml import etree  # in the processes that read pages only, not in check-url's own
+
+        reader = _Reader()
+        # The decoded text goes to libxml2 as UTF-8 with that encoding fixed, so that a <meta
+        # charset> the page declares can't make it decode the page a second time, differently.
+        parser = etree.HTMLParser(
+            target=reader, encoding="utf-8", recover=True, no_network=True, remove_comments=True,
+            remove_pis=True, default_doctype=False,
+        )  # fmt: skip
+        _local.pair = (parser, reader)
+        return _local.pair
+
 
 def parse(
     body: bytes, url: str, content_type: str = "", deadline=None, *, main: bool = False
@@ -322,9 +362,12 @@ def parse(
     With main, also collect the page's main text (Page.main_text): a privacy policy's, say.
     """
     html = decode(body, content_type)
-    # The main text is collected by this same streaming reader, not by BeautifulSoup: bs4 parses
-    # a document in one call the deadline cannot stop, and builds a tree of the whole page.
-    reader = _Reader(url, _Regions() if main else None)
+    # One pass of libxml2 collects everything the checks read, the main text too, without building
+    # a tree of the page; fed in pieces, it stops where the deadline passes.
+    parser, reader = _parser()
+    from lxml.etree import LxmlError
+
+    reader.reset(_Regions() if main else None)
     complete = True
     try:
         # Fed a piece at a time so that markup built to be slow to parse can't outlast the deadline.
@@ -332,10 +375,14 @@ def parse(
             if deadline is not None and deadline.expired:
                 complete = False
                 break
-            reader.feed(html[start : start + FEED])
-        reader.close()
-    except (AssertionError, ValueError):  # html.parser gives up on some broken markup
+            parser.feed(html[start : start + FEED].encode("utf-8", "replace"))
+        if html:  # libxml2 calls a document it was never fed broken
+            parser.close()
+    except LxmlError:  # libxml2 gives up on some broken markup (nesting too deep, say)
         complete = False
+    finally:
+        if not complete:
+            del _local.pair  # a parser stopped mid-page is not used again
     base = urljoin(url, reader.base) if reader.base else url
     links = []
     for href, attrs, text in reader.raw_links:

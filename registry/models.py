@@ -162,6 +162,8 @@ class CheckResult(SQLModel, table=True):
     https_status: str = Field(max_length=30)
     privacy_status: str = Field(max_length=20)
     policy_fingerprint: str | None = Field(default=None, max_length=64)
+    # How the fingerprint was taken (checks.FINGERPRINT_SCHEME): only one scheme's are compared.
+    policy_scheme: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     report: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 

@@ -60,3 +60,30 @@ def test_the_schema_downgrades_to_nothing_and_back(engine):
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     migrate.upgrade(engine)
     assert "resource" in inspect(engine).get_table_names()
+
+
+def test_results_kept_before_0010_are_marked_as_fingerprinted_by_the_old_parser(engine):
+    from alembic import command
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from registry.models import CheckResult, Resource
+
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        entry = Resource(name="Old", url="https://old.test/", url_key="old.test/", kind="website")
+        session.add(entry)
+        session.flush()
+        session.add(
+            CheckResult(
+                resource_id=entry.id, url=entry.url, verdict="pass", liveness_status="up",
+                https_status="ok", privacy_status="found", policy_fingerprint="a" * 64,
+                policy_scheme=2,
+            )
+        )  # fmt: skip
+        session.commit()
+    command.downgrade(migrate.alembic_config(engine), "0009")  # the row as 0009 kept it
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT policy_scheme FROM check_result")).all()
+    assert rows == [(1,)]

@@ -44,10 +44,15 @@ def changes(session: Session, resource_id: int, *, after_result_id: int = 0) -> 
     found: list[PolicyChange] = []
     previous: tuple[CheckResult, str] | None = None
     for result, text in rows:
-        if previous is not None and previous[0].policy_fingerprint != result.policy_fingerprint:
-            if result.id > after_result_id:
-                removed, added, cut = _diff(previous[1], text)
-                url = ((result.report or {}).get("privacy") or {}).get("policy_url")
-                found.append(PolicyChange(result.checked_at, url, removed, added, cut))
+        # Only fingerprints taken the same way are compared (see checks.FINGERPRINT_SCHEME).
+        if (
+            previous is not None
+            and previous[0].policy_scheme == result.policy_scheme
+            and previous[0].policy_fingerprint != result.policy_fingerprint
+            and result.id > after_result_id
+        ):
+            removed, added, cut = _diff(previous[1], text)
+            url = ((result.report or {}).get("privacy") or {}).get("policy_url")
+            found.append(PolicyChange(result.checked_at, url, removed, added, cut))
         previous = (result, text)
     return list(reversed(found))

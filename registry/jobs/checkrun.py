@@ -80,6 +80,7 @@ def result_row(report: dict[str, Any], *, resource_id: int, run_id: int | None) 
         https_status=report["https"]["status"],
         privacy_status=report["privacy"]["status"],
         policy_fingerprint=report["privacy"].get("fingerprint"),
+        policy_scheme=checks.FINGERPRINT_SCHEME,
         report=report,
     )
 

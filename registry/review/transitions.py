@@ -117,12 +117,16 @@ def _policy_reason(session: Session, result: CheckResult) -> str | None:
         return f"its privacy policy disappeared ({result.privacy_status})"
     if result.policy_fingerprint is None:
         return None  # the policy's text was not read whole this time: not compared
-    # Compared with the last policy text the registry kept: a fingerprint of an older kind (or
-    # of a read cut short) is never compared, so a change of method raises nothing.
+    # Compared with the last policy text the registry kept that was fingerprinted the same way: a
+    # fingerprint of an older kind (or of a read cut short) is never compared, so a change of
+    # method raises nothing and the first check after it is the new baseline.
     before = session.exec(
         _earlier(result)
         .join(PolicyText, PolicyText.fingerprint == CheckResult.policy_fingerprint)  # type: ignore[arg-type]
-        .where(CheckResult.privacy_status == "found")
+        .where(
+            CheckResult.privacy_status == "found",
+            CheckResult.policy_scheme == result.policy_scheme,
+        )
         .limit(1)
     ).first()
     if before is not None and before.policy_fingerprint != result.policy_fingerprint:

@@ -12,9 +12,10 @@ from bs4 import BeautifulSoup
 from conftest import DOWN, HEALTHY, Registry, signed_in_reviewer, start_registry
 from sqlmodel import select
 
+import checks
 from registry.db import utcnow
 from registry.jobs.scheduler import _scheduled, run_job
-from registry.models import AuditEvent, Resource, User
+from registry.models import AuditEvent, CheckResult, PolicyText, Resource, User
 from registry.review import lifecycle as review
 from registry.review import transitions
 from registry.review.rubric import ITEMS
@@ -282,6 +283,46 @@ def test_a_policy_read_cut_short_is_not_a_change(sites, registry, check_settings
     run_job(registry.app, trigger="scheduled", settings=check_settings)
     assert registry.results_of(resource_id)[-1].policy_fingerprint == first.policy_fingerprint
     assert registry.state_of(resource_id) == "recommended"
+
+
+def test_the_first_check_after_the_policy_reader_changed_is_a_baseline_not_a_change(
+    sites, registry, check_settings
+):
+    # A registry upgraded from a release whose parser read this broken markup differently: its
+    # last result (scheme 1, as migration 0010 marks every earlier row) has another fingerprint.
+    url = sites.add("broken")
+    resource_id = registry.add_entry("Broken Markup", url)
+    words = "We keep your data safe.</div><td>We never sell it.<p>Ask us."
+    sites.policy["broken"] = _policy(words, 2026)
+    with registry.session() as session:
+        session.add(PolicyText(fingerprint="0" * 64, text="we keep your data safe.we never"))
+        session.add(
+            CheckResult(
+                resource_id=resource_id, url=url, verdict="pass", liveness_status="up",
+                https_status="ok", privacy_status="found", policy_fingerprint="0" * 64,
+                policy_scheme=1, report={},
+            )
+        )  # fmt: skip
+        session.commit()
+    reviewer = signed_in_reviewer(registry.app)
+
+    run_job(registry.app, trigger="scheduled", settings=check_settings)
+    assert registry.results_of(resource_id)[-1].policy_scheme == checks.FINGERPRINT_SCHEME
+    assert registry.state_of(resource_id) == "recommended"
+    history = reviewer.get(f"/resources/{resource_id}/history").get_data(as_text=True)
+    assert "registry-policy-change" not in history  # no "change" across the two schemes either
+
+    sites.policy["broken"] = _policy(words + " We share it with advertisers.", 2026)
+    run_job(registry.app, trigger="scheduled", settings=check_settings)
+    assert registry.state_of(resource_id) == "needs_rereview"
+    assert "privacy policy changed" in _reasons(registry, resource_id)[-1]
+    soup = BeautifulSoup(
+        reviewer.get(f"/resources/{resource_id}/history").get_data(as_text=True), "html.parser"
+    )
+    [change] = soup.select(".registry-policy-change")
+    assert [li.get_text(" ", strip=True) for li in change.select(".registry-diff li")] == [
+        "we share it with advertisers."
+    ]
 
 
 def test_registry_check_without_faketime_keeps_a_current_review(sites, registry, cli_env):
