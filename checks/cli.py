@@ -8,6 +8,7 @@ from collections import Counter
 
 import click
 
+from checks import contacts
 from checks.report import Report, Store
 from checks.run import Target, url_problem
 from checks.schedule import iter_check_targets
@@ -61,6 +62,8 @@ def _target_of_object(line: str) -> Target:
     numbers = [] if numbers is None else numbers
     if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
         raise ValueError('"phone_numbers" must be a list of strings, such as ["116 123"]')
+    for number in numbers:
+        contacts.parse(number)  # a NumberError says what is wrong with it
     return Target(
         entry["url"],
         ios_url=entry.get("ios_url"),
@@ -127,8 +130,14 @@ def _describe(report: Report) -> str:
         sec_bits.append(f"certificate valid {hs.cert_days_left} more days")
     sec = f"https: {hs.status}" + (f" ({', '.join(sec_bits)})" if sec_bits else "")
     priv = f"privacy: {pv.status}" + (f" {pv.policy_url}" if pv.policy_url else "")
+    if pv.reading_ease is not None:
+        priv += f" (reading ease {pv.reading_ease:g})"
     parts = [(live, lv.detail), (sec, hs.detail), (priv, pv.detail)]
+    if pv.trackers:
+        named = ", ".join(f"{t.name} ({t.host})" for t in pv.trackers)
+        parts.append((f"trackers: {named}", ""))
     parts += [(_describe_store(store), store.detail) for store in report.stores]
+    parts += [(f"number {c.number}: {c.status}", c.detail) for c in report.contacts]
     lines = [head]
     for text, detail in parts:
         lines.append(f"      {text}" + (f" - {detail}" if detail else ""))

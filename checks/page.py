@@ -24,6 +24,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_LOADS = {"script": "script", "iframe": "frame", "frame": "frame", "img": "image",
+          "embed": "frame"}  # fmt: skip
+_DIAL = re.compile(r"(?i)\s*(tel|sms):")
 _SKIP = frozenset({"script", "style", "template", "noscript", "svg"})
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
@@ -103,6 +106,17 @@ class Link:
     rel: str = ""
 
 
+MAX_LOADS = 500  # scripts, frames and images remembered per page
+
+
+@dataclass
+class Load:
+    """Something the page makes a browser fetch from an address as it opens."""
+
+    kind: str  # script, frame or image
+    url: str  # absolute, without fragment
+
+
 @dataclass
 class Page:
     url: str
@@ -115,6 +129,8 @@ class Page:
     refresh_url: str = ""
     has_scripts: bool = False
     main_text: str = ""  # only when asked for: see main_text_of; a newline between blocks
+    loads: list[Load] = field(default_factory=list)  # http(s) only, in page order
+    dial_links: list[str] = field(default_factory=list)  # the hrefs of tel: and sms: links
     complete: bool = True  # False when parsing stopped early (the deadline, broken markup)
 
 
@@ -264,6 +280,7 @@ class _Reader:
         self.text: list[str] = []
         self.text_len = 0
         self.raw_links: list[tuple[str, dict[str, str], list[str]]] = []
+        self.raw_loads: list[tuple[str, str]] = []
         self.open_link: list[str] | None = None
         self.refresh = ""
         self.scripts = False
@@ -294,6 +311,9 @@ class _Reader:
             self.raw_links.append((attrs["href"], attrs, text))
         elif tag == "img" and self.open_link is not None and attrs.get("alt"):
             self.open_link.append(attrs["alt"])
+        kind = _LOADS.get(tag)
+        if kind and attrs.get("src") and len(self.raw_loads) < MAX_LOADS:
+            self.raw_loads.append((kind, attrs["src"]))
         if tag in _SKIP:
             self.skip_depth += 1
 
@@ -384,9 +404,12 @@ def parse(
         if not complete:
             del _local.pair  # a parser stopped mid-page is not used again
     base = urljoin(url, reader.base) if reader.base else url
-    links = []
+    links, dial_links = [], []
     for href, attrs, text in reader.raw_links:
         href = href.strip()
+        if _DIAL.match(href):
+            dial_links.append(href)
+            continue
         if not href or href.startswith("#") or re.match(r"(?i)(javascript|mailto|tel|data):", href):
             continue
         absolute = urldefrag(urljoin(base, href))[0]
@@ -401,6 +424,11 @@ def parse(
                 rel=attrs.get("rel", "").lower(),
             )
         )
+    loads = []
+    for kind, src in reader.raw_loads:
+        absolute = urldefrag(urljoin(base, src.strip()))[0]
+        if absolute.startswith(("http://", "https://")):
+            loads.append(Load(kind, absolute))
     return Page(
         url=url,
         html=html[:200_000],  # enough for the markup checks; the text is kept separately
@@ -413,6 +441,8 @@ def parse(
         has_scripts=reader.scripts,
         main_text=reader.regions.main_text() if reader.regions is not None else "",
         complete=complete,
+        loads=loads,
+        dial_links=dial_links,
     )
 
 

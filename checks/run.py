@@ -1,4 +1,4 @@
-"""Check one entry: its page (liveness, HTTPS, privacy policy) and each of its store links.
+"""Check one entry: its page (liveness, HTTPS, privacy policy, numbers) and its store links.
 
 Each piece is a unit of work with a deadline of its own; checks/schedule.py runs the units of
 many entries at once, politely.
@@ -6,15 +6,15 @@ many entries at once, politely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
 
-from checks import https, liveness, net, privacy, stores
+from checks import contacts, https, liveness, net, privacy, stores
 from checks.fetch import Fetcher
-from checks.report import Https, Liveness, Privacy, Report, Store, verdict
+from checks.report import Contact, Https, Liveness, Privacy, Report, Store, verdict
 from checks.settings import CheckSettings
 
 
@@ -41,10 +41,7 @@ def url_problem(url: str) -> str | None:
 
 @dataclass(frozen=True)
 class Target:
-    """What one entry asks the checker to look at: its page, its store links, its numbers.
-
-    ``phone_numbers`` is carried for the contacts check; it is not checked yet.
-    """
+    """What one entry asks the checker to look at: its page, its store links, its numbers."""
 
     url: str
     ios_url: str | None = None
@@ -68,14 +65,17 @@ class PageCheck:
     liveness: Liveness
     https: Https
     privacy: Privacy
+    contacts: list[Contact] = field(default_factory=list)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _check_page(url: str, settings: CheckSettings, limiter: net.Limiter) -> PageCheck:
-    """Check one page for liveness, HTTPS and a privacy policy, within its own deadline."""
+def _check_page(
+    url: str, settings: CheckSettings, limiter: net.Limiter, numbers: tuple[str, ...] = ()
+) -> PageCheck:
+    """Check one page for liveness, HTTPS, a privacy policy and its numbers, in one deadline."""
     checked_at = _now()
     fx = Fetcher(net.NetContext(settings, net.Deadline(settings.deadline)), limiter)
     try:
@@ -98,19 +98,24 @@ def _check_page(url: str, settings: CheckSettings, limiter: net.Limiter) -> Page
         sec = https.assess(url, fetched, tls_failure, fx)
         resp = fetched.response if live.status in ("up", "soft_404") else None
         priv = privacy.assess(live, page, resp, fx, verify=verify)
-        return PageCheck(checked_at, fetched.final_url, live, sec, priv)
+        read = page if live.status == "up" else None
+        found = contacts.assess(numbers, read, f"the page is {live.status.replace('_', ' ')}")
+        return PageCheck(checked_at, fetched.final_url, live, sec, priv, found)
     except _BadURL as exc:
         live = Liveness("unreachable", detail=str(exc))
         sec = Https("no_https", detail="not checked")
-        return PageCheck(checked_at, url, live, sec, Privacy("not_checked", detail="not checked"))
+        priv = Privacy("not_checked", detail="not checked")
+        return PageCheck(checked_at, url, live, sec, priv, contacts.assess(numbers, None))
     finally:
         fx.close()
 
 
-def _page_crashed(url: str, detail: str) -> PageCheck:
+def _page_crashed(url: str, detail: str, numbers: tuple[str, ...] = ()) -> PageCheck:
     live = Liveness("unreachable", detail=detail)
     sec = Https("tls_error", detail="not checked: the checker failed")
-    return PageCheck(_now(), url, live, sec, Privacy("not_checked", detail="the checker failed"))
+    priv = Privacy("not_checked", detail="the checker failed")
+    found = [Contact(n, "not_checked", "the checker failed") for n in numbers]
+    return PageCheck(_now(), url, live, sec, priv, found)
 
 
 def _check_store(store: str, url: str, settings: CheckSettings, limiter: net.Limiter) -> Store:
@@ -130,6 +135,7 @@ class Unit:
     part: int
     url: str
     store: str | None = None  # None: the page check
+    numbers: tuple[str, ...] = ()  # the page check's: the numbers to look for on the page
 
     @property
     def host(self) -> str:
@@ -138,7 +144,7 @@ class Unit:
 
 def units_of(index: int, target: Target) -> list[Unit]:
     links = target.store_links()
-    return [Unit(index, 0, target.url)] + [
+    return [Unit(index, 0, target.url, numbers=target.phone_numbers)] + [
         Unit(index, part, url, store) for part, (store, url) in enumerate(links, start=1)
     ]
 
@@ -149,7 +155,7 @@ def run_unit(
     """Run one unit; return what it found and whether the checker itself failed."""
     try:
         if unit.store is None:
-            return _check_page(unit.url, settings, limiter), False
+            return _check_page(unit.url, settings, limiter, unit.numbers), False
         return _check_store(unit.store, unit.url, settings, limiter), False
     except Exception as exc:  # a bug must not sink a whole nightly run; say what happened
         return crashed_part(unit, exc), True
@@ -159,7 +165,7 @@ def crashed_part(unit: Unit, exc: BaseException) -> PageCheck | Store:
     """Say, in the unit's place in the report, that the checker failed."""
     detail = f"the checker failed: {type(exc).__name__}: {exc}"
     if unit.store is None:
-        return _page_crashed(unit.url, detail)
+        return _page_crashed(unit.url, detail, unit.numbers)
     return Store(unit.store, unit.url, "unreachable", detail=detail)
 
 
@@ -172,6 +178,7 @@ def assemble(target: Target, parts: list, crashed: bool, settings: CheckSettings
         page.privacy,
         cert_warn_days=settings.cert_warn_days,
         stores=found,
+        contacts=page.contacts,
     )
     return Report(
         url=target.url,
@@ -182,12 +189,13 @@ def assemble(target: Target, parts: list, crashed: bool, settings: CheckSettings
         https=page.https,
         privacy=page.privacy,
         stores=list(found),
+        contacts=list(page.contacts),
     )
 
 
 def failed_report(target: Target, exc: BaseException, settings: CheckSettings) -> Report:
     detail = f"the checker failed: {type(exc).__name__}: {exc}"
-    page = _page_crashed(target.url, detail)
+    page = _page_crashed(target.url, detail, target.phone_numbers)
     return assemble(target, [page], True, settings)
 
 

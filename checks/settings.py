@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from urllib.parse import urlsplit
 
 USER_AGENT = "SMIResourceRegistry/0.1 (+link-checker; a registry of mental-health resources)"
+# Apple's public lookup service: an app's current version and its release date, as JSON.
+APP_STORE_LOOKUP = "https://itunes.apple.com/lookup"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # A resolver maps (host, port) to the (address, port) pairs to connect to; tests use it to
@@ -63,6 +65,8 @@ class CheckSettings:
     # the environment, as any requests program reads them (unless trust_env is False).
     proxy: str | None = None
     trust_env: bool = True
+    # Where App Store versions are looked up (?id=...&country=...); tests point it at loopback.
+    app_store_lookup: str = APP_STORE_LOOKUP
     resolver: Resolver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,10 +85,11 @@ class CheckSettings:
         for name in ("deadline", "max_concurrency", "max_per_host"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be greater than zero")
-        if self.proxy is not None:
-            problem = proxy_problem(self.proxy)
+        for name, (_, problem_of) in ADDRESS_VARS.items():
+            value = getattr(self, name)
+            problem = problem_of(value) if value is not None else None
             if problem:
-                raise SettingsError(f"proxy: {problem}")
+                raise SettingsError(f"{name}: {problem}")
 
     @property
     def processes(self) -> int:
@@ -121,12 +126,13 @@ class CheckSettings:
                 least = "greater than zero" if attr in _POSITIVE else "zero or more"
                 raise SettingsError(f"{var} must be a number of {unit}, {least}; got {raw!r}")
             values[attr] = number
-        proxy = env.get("REGISTRY_CHECK_PROXY", "").strip()
-        if proxy:
-            problem = proxy_problem(proxy)
-            if problem:
-                raise SettingsError(f"REGISTRY_CHECK_PROXY: {problem}")
-            values["proxy"] = proxy
+        for attr, (var, problem_of) in ADDRESS_VARS.items():
+            address = env.get(var, "").strip()
+            if address:
+                problem = problem_of(address)
+                if problem:
+                    raise SettingsError(f"{var}: {problem}")
+                values[attr] = address
         nets = env.get("REGISTRY_CHECK_ALLOW_NETWORKS", "")
         values["allow_networks"] = parse_networks(nets)
         for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
@@ -139,19 +145,35 @@ class CheckSettings:
         return cls(**values)
 
 
-def proxy_problem(url: str) -> str | None:
-    """Say what is wrong with a proxy's address, or None when the checker can use it."""
+def address_problem(url: str, *, what: str, example: str) -> str | None:
+    """Say what is wrong with an http(s) address a setting gives, or None when it is usable."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError as exc:
-        return f"{url!r} is not an address ({exc}); give one such as http://proxy.trust.nhs.uk:8080"
+        return f"{url!r} is not an address ({exc}); give one such as {example}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return (
-            f"{url!r} is not an http:// or https:// proxy, such as http://proxy.trust.nhs.uk:8080"
-        )
+        return f"{url!r} is not an http:// or https:// {what}, such as {example}"
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return f"{url!r} contains spaces or control characters; give one such as {example}"
     return None
 
+
+def proxy_problem(url: str) -> str | None:
+    """Say what is wrong with a proxy's address, or None when the checker can use it."""
+    return address_problem(url, what="proxy", example="http://proxy.trust.nhs.uk:8080")
+
+
+def lookup_problem(url: str) -> str | None:
+    """Say what is wrong with the App Store lookup's address, or None when it is usable."""
+    return address_problem(url, what="address", example=APP_STORE_LOOKUP)
+
+
+# attribute: (environment variable, what is wrong with a value) for settings that are addresses
+ADDRESS_VARS: dict[str, tuple[str, Callable[[str], str | None]]] = {
+    "proxy": ("REGISTRY_CHECK_PROXY", proxy_problem),
+    "app_store_lookup": ("REGISTRY_CHECK_APP_STORE_LOOKUP", lookup_problem),
+}
 
 _POSITIVE = {"deadline", "max_concurrency", "max_per_host"}
 

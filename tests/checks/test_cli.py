@@ -20,6 +20,7 @@ CONTRACT_KEYS = {
     "https",
     "privacy",
     "stores",
+    "contacts",
 }
 LIVENESS_KEYS = {"status", "http_status", "redirects", "elapsed_ms", "detail"}
 HTTPS_KEYS = {"status", "redirects_http_to_https", "hsts", "cert_days_left", "detail"}
@@ -203,7 +204,14 @@ def test_entries_with_store_links_are_read_from_json_lines(good_url, store_url, 
     assert plain["stores"] == []
     assert [(s["store"], s["status"]) for s in android["stores"]] == [("google_play", "listed")]
     assert [r["verdict"] for r in reports] == ["fail", "pass", "pass"]
-    assert "contacts" not in first
+    assert first["contacts"] == [
+        {
+            "number": "116 123",
+            "status": "missing",
+            "detail": "the number is no longer on the entry's page",
+        }
+    ]
+    assert plain["contacts"] == [] and android["contacts"] == []
     assert result.returncode == 1
     assert "1 failed" in result.stderr
 
@@ -226,6 +234,7 @@ def test_the_text_report_has_a_line_per_store(good_url, store_url, env):
         ('{"url": "https://example.org/", "android_url": 5}', '"android_url" must be a string'),
         ('{"url": "https://example.org/", "phone_numbers": "116 123"}', "list of strings"),
         ('{"url": "https://example.org/", "phone_numbers": [116123]}', "list of strings"),
+        ('{"url": "https://example.org/", "phone_numbers": ["call us"]}', "not a phone number"),
         ("example.org", "cannot check 'example.org'"),
     ],
 )
