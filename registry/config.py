@@ -31,6 +31,7 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_SIGNIN_WINDOW_MINUTES": 15,  # the window those are counted in
     # The nightly check (the checker's own REGISTRY_CHECK_* are read by checks.CheckSettings).
     "REGISTRY_CHECK_FAILURE_THRESHOLD": 3,  # failing nights in a row that send an entry back
+    "REGISTRY_STALE_APP_MONTHS": 12,  # an app its store shows not updated for longer: a caution
     "REGISTRY_CHECK_LOCK_SECONDS": 7200,  # a lock left by a killed run expires after this
     "REGISTRY_DB_RETRY_SECONDS": 120,  # how long a check run waits for the database to come back
     "REGISTRY_CHECK_SCHEDULE": "30 2 * * *",  # cron: minute hour day month weekday
@@ -59,6 +60,7 @@ _INTEGER_SETTINGS = (
     "REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS",
     "REGISTRY_SIGNIN_WINDOW_MINUTES",
     "REGISTRY_CHECK_FAILURE_THRESHOLD",
+    "REGISTRY_STALE_APP_MONTHS",
     "REGISTRY_CHECK_LOCK_SECONDS",
     "REGISTRY_DB_RETRY_SECONDS",
     "REGISTRY_SMTP_PORT",

@@ -60,6 +60,10 @@ class Resource(SQLModel, table=True):
     cost: str | None = Field(default=None, max_length=20)
     ios_url: str | None = Field(default=None, max_length=2000)
     android_url: str | None = Field(default=None, max_length=2000)
+    # Phone and text numbers, as checks.contacts keeps them: "116 123", "text 85258".
+    phone_numbers: list[str] = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
     works_offline: bool | None = None
     low_data: bool | None = None
     moderation: str | None = Field(default=None, max_length=20)

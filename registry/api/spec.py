@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from checks.report import CONTACTS, STORES
 from registry.catalogue.search import COLUMN_FACETS, STATUSES, TAG_FACETS
 from registry.vocab import Audience, Decision, Moderation, State
 
@@ -63,7 +64,49 @@ def _schemas() -> dict[str, Any]:
                 ["found", "missing", "unreachable", "not_checked"],
                 policy_url=_NULLABLE_STRING,
                 detail=_NULLABLE_STRING,
+                trackers={
+                    "description": "Third-party trackers the page and its policy page load; "
+                    "null when the page could not be read.",
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "host"],
+                        "properties": {"name": {"type": "string"}, "host": {"type": "string"}},
+                    },
+                },
+                reading_ease={
+                    "description": "The policy's Flesch reading ease (higher is easier).",
+                    "type": ["number", "null"],
+                },
             ),  # fmt: skip
+            "stores": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["store", "url", "status"],
+                    "properties": {
+                        "store": {"type": "string", "enum": ["app_store", "google_play"]},
+                        "url": {"type": "string"},
+                        "status": {"type": "string", "enum": list(STORES)},
+                        "http_status": integer_or_null,
+                        "last_updated": {"type": ["string", "null"], "format": "date"},
+                        "version": _NULLABLE_STRING,
+                        "detail": _NULLABLE_STRING,
+                    },
+                },
+            },
+            "contacts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["number", "status"],
+                    "properties": {
+                        "number": {"type": "string"},
+                        "status": {"type": "string", "enum": list(CONTACTS)},
+                        "detail": _NULLABLE_STRING,
+                    },
+                },
+            },
         },
     }
     decision = {
@@ -98,6 +141,11 @@ def _schemas() -> dict[str, Any]:
             "platforms": strings(TAG_FACETS["platform"][1]),
             "ios_url": _NULLABLE_STRING,
             "android_url": _NULLABLE_STRING,
+            "phone_numbers": {
+                "description": 'Numbers to call, or to text ("text 85258"), as given.',
+                "type": "array",
+                "items": {"type": "string"},
+            },
             "works_offline": _NULLABLE_BOOL,
             "low_data": _NULLABLE_BOOL,
             "languages": strings(TAG_FACETS["language"][1]),

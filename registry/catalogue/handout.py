@@ -2,7 +2,16 @@
 
 from dataclasses import dataclass
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
@@ -56,6 +65,7 @@ def sheet(db: Session, ids: list[int]) -> list[Printed]:
     shown = [r.id for r in entries]
     reviews, checks = latest_reviews(db, shown), latest_checks(db, shown)
     today = utcnow().date()
+    stale_months = current_app.config["REGISTRY_STALE_APP_MONTHS"]
     printed = []
     for resource in entries:
         review, check = reviews.get(resource.id), checks.get(resource.id)
@@ -65,7 +75,7 @@ def sheet(db: Session, ids: list[int]) -> list[Printed]:
             Printed(
                 resource=resource,
                 cautions=(review.cautions or None) if review else None,
-                check_caution=caution(check),
+                check_caution=caution(check, stale_months=stale_months),
                 review_due=f"{due.day} {due:%B %Y}"
                 if visibility.review_overdue(resource, today=today)
                 else None,

@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask_login import current_user
 from markupsafe import Markup
 
+from checks import contacts
 from registry.accounts.auth import current_audience
 from registry.catalogue import facets
 from registry.catalogue.facets import counts as facet_counts
@@ -120,7 +121,8 @@ def entry(resource_id: int):
     return render_template(
         "entry.html",
         resource=resource,
-        review=status.latest_review(session, resource.id),
+        review=(review := status.latest_review(session, resource.id)),
+        new_versions=status.reviewed_versions(session, review),
         check=latest_checks(session, [resource.id]).get(resource.id),
         history=(history := status.history(session, resource.id, limit=30)),
         chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
@@ -159,8 +161,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(500, _server_error)
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["with_label"] = lambda value: (value, label(value))
+    app.jinja_env.filters["as_number"] = contacts.parse
+    app.jinja_env.filters["reading_band"] = status.reading_band
+    app.jinja_env.globals["trackers_in_words"] = status.trackers_in_words
     app.jinja_env.globals["check_lines"] = lines
-    app.jinja_env.globals["caution"] = caution
+    app.jinja_env.globals["caution"] = lambda check: caution(
+        check, stale_months=current_app.config["REGISTRY_STALE_APP_MONTHS"]
+    )
     app.jinja_env.globals["review_overdue"] = review_overdue
     app.jinja_env.globals["standing"] = visibility.standing
     app.jinja_env.globals["may_hand_out"] = visibility.may_hand_out

@@ -23,6 +23,7 @@ FIELD_LABELS: dict[str, str] = {
     "platforms": "Platforms",
     "ios_url": "App Store link",
     "android_url": "Google Play link",
+    "phone_numbers": "Phone and text numbers",
     "works_offline": "Works offline",
     "low_data": "Low data use",
     "languages": "Languages (codes such as en, cy)",
@@ -49,6 +50,7 @@ def resource_values(resource: Resource) -> dict[str, Any]:
     """Return an entry's current values in the shape the form shows."""
     values = snapshot(resource)
     values["languages"] = "; ".join(values["languages"])
+    values["phone_numbers"] = "; ".join(values["phone_numbers"])
     for key in ("works_offline", "low_data", "crisis_signposting"):
         values[key] = {True: "yes", False: "no", None: ""}[values[key]]
     return values

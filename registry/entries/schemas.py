@@ -6,13 +6,14 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
+from checks import contacts
 from registry.vocab import LANGUAGES, Audience, Condition, Cost, Kind, Moderation, Platform
 
 # The CSV shape of DESIGN.md ("Data exchange"), in order.
 CSV_COLUMNS: tuple[str, ...] = (
     "name", "url", "kind", "provider", "description", "conditions", "audience", "cost",
-    "platforms", "ios_url", "android_url", "works_offline", "low_data", "languages",
-    "moderation", "crisis_signposting", "evidence", "source",
+    "platforms", "ios_url", "android_url", "phone_numbers", "works_offline", "low_data",
+    "languages", "moderation", "crisis_signposting", "evidence", "source",
 )  # fmt: skip
 
 # List fields and the facet their values are stored under.
@@ -109,6 +110,7 @@ class ResourceCreate(SQLModel):
     platforms: list[str] = Field(default_factory=list)
     ios_url: str | None = Field(default=None, max_length=2000)
     android_url: str | None = Field(default=None, max_length=2000)
+    phone_numbers: list[str] = Field(default_factory=list)
     works_offline: bool | None = None
     low_data: bool | None = None
     languages: list[str] = Field(default_factory=list)
@@ -158,6 +160,19 @@ class ResourceCreate(SQLModel):
     def _in_vocabulary(cls, value: list[str], info: ValidationInfo) -> list[str]:
         allowed, what = _VOCABULARIES[info.field_name]
         return _check_all(value, allowed, what)
+
+    @field_validator("phone_numbers", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> list[str]:
+        if value is None:
+            return []
+        items = value.replace("\n", ";").split(";") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ValueError("must be numbers separated by ;, such as 116 123; text 85258")
+        try:
+            return contacts.normalise(items)
+        except contacts.NumberError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("works_offline", "low_data", "crisis_signposting", mode="before")
     @classmethod

@@ -106,6 +106,26 @@ def listed_store_urls(result: CheckResult | None) -> dict[str, str]:
     }
 
 
+def _day_of(text: object) -> date | None:
+    try:
+        return date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def _long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def upkeep(found: dict) -> str:
+    """Say what a store says of an app's current version: "version 3.2, updated 1 August 2026"."""
+    bits = [f"version {found['version']}"] if found.get("version") else []
+    day = _day_of(found.get("last_updated"))
+    if day:
+        bits.append(f"updated {_long_date(day)}")
+    return ", ".join(bits)
+
+
 def _store_line(found: dict) -> Line:
     name, store = _STORE_NAMES[found["store"]]
     status = found.get("status")
@@ -113,7 +133,96 @@ def _store_line(found: dict) -> Line:
     words = words[:1].upper() + words[1:]
     if status == "removed" and found.get("http_status"):
         words += f" (HTTP {found['http_status']})"
+    if status == "listed" and upkeep(found):
+        words += f" ({upkeep(found)})"
     return Line(name, words, status == "listed")
+
+
+def stale_listings(
+    result: CheckResult | None, *, months: int, today: date | None = None
+) -> list[str]:
+    """Say which stores show the app not updated for more than `months` months."""
+    today = today or utcnow().date()
+    stale = []
+    for found in store_findings(result):
+        day = _day_of(found.get("last_updated"))
+        if found.get("status") == "listed" and day and (today - day).days > months * 30.44:
+            store = _STORE_NAMES[found["store"]][1]
+            stale.append(
+                f"the app has not been updated on {store} since {_long_date(day)}, "
+                f"more than {months} months ago"
+            )
+    return stale
+
+
+def _versions(result: CheckResult | None) -> dict[str, str]:
+    return {f["store"]: str(f["version"]) for f in store_findings(result) if f.get("version")}
+
+
+def new_versions(reviewed: CheckResult | None, latest: CheckResult | None) -> list[str]:
+    """Say where a store now offers another version than the one the review judged.
+
+    The version judged is the one the check beside the reviewer's rubric saw.
+    """
+    before, now = _versions(reviewed), _versions(latest)
+    return [
+        f"reviewed version {before[store]}; {_STORE_NAMES[store][1]} now offers {now[store]}"
+        for store in _STORE_NAMES
+        if store in before and store in now and before[store] != now[store]
+    ]
+
+
+def reviewed_versions(session: Session, review: Review | None) -> list[str]:
+    """Return new_versions for an entry's standing review and its latest check."""
+    if review is None or review.check_result_id is None:
+        return []
+    seen = session.get(CheckResult, review.check_result_id)
+    return new_versions(seen, latest_result(session, review.resource_id))
+
+
+# The Flesch reading-ease bands, from the top: a score at or above the bound reads as said.
+_READING = ((90, "very easy"), (80, "easy"), (70, "fairly easy"), (60, "plain English"),
+            (50, "fairly difficult"), (30, "difficult"))  # fmt: skip
+
+
+def reading_band(score: float) -> str:
+    """Say how hard a Flesch reading-ease score is to read."""
+    return next((words for bound, words in _READING if score >= bound), "very difficult")
+
+
+def trackers_in_words(trackers: object, *, short: bool = False) -> str:
+    """Say which third-party trackers a check found its pages loading (short: names only)."""
+    if not isinstance(trackers, list):
+        if short:
+            return "Not known: the page could not be read"
+        return "Third-party trackers: not known (the page could not be read)"
+    names = list(
+        dict.fromkeys(t["name"] for t in trackers if isinstance(t, dict) and t.get("name"))
+    )
+    if not names:
+        return "None found" if short else "No third-party trackers found on its pages"
+    return ", ".join(names) if short else f"Its pages load third-party trackers: {', '.join(names)}"
+
+
+# A number the entry gives, as the check found it on the entry's page.
+_CONTACTS = {
+    "found": "{number} is on its page",
+    "missing": "{number} is no longer on its page",
+}
+
+
+def contact_findings(result: CheckResult | None) -> list[dict]:
+    """Return the numbers' findings of a result's report (none in older ones)."""
+    found = ((result.report or {}).get("contacts") if result else None) or []
+    return [c for c in found if isinstance(c, dict) and isinstance(c.get("number"), str)]
+
+
+def _contact_line(found: dict) -> Line | None:
+    words = _CONTACTS.get(found.get("status", ""))
+    if words is None:
+        return None  # not checked: the site's own line says why
+    words = words.format(number=found["number"])
+    return Line("Number", words[:1].upper() + words[1:], found["status"] == "found")
 
 
 def _cert_days(result: CheckResult) -> int | None:
@@ -134,6 +243,7 @@ def lines(result: CheckResult) -> list[Line]:
         Line("Privacy", _PRIVACY.get(result.privacy_status, result.privacy_status),
              result.privacy_status == "found"),
         *(_store_line(found) for found in store_findings(result)),
+        *(line for line in map(_contact_line, contact_findings(result)) if line),
     ]  # fmt: skip
 
 
@@ -152,7 +262,7 @@ def problems(result: CheckResult) -> list[str]:
     found = [
         line.finding
         for line in lines(result)
-        if not line.ok and line.topic in ("Secure", "Privacy")
+        if not line.ok and line.topic in ("Secure", "Privacy", "Number")
     ]
     if (report.get("https") or {}).get("redirects_http_to_https") is False:
         found.append("It does not send visitors to its secure (HTTPS) address")
@@ -181,16 +291,20 @@ def summary(result: CheckResult | None) -> str:
     return f"{what} the automatic check on {_when(result)}: {_joined(found)}."
 
 
-def caution(result: CheckResult | None) -> str | None:
+def caution(result: CheckResult | None, *, stale_months: int = 12) -> str | None:
     """Return the caution to show at once when the latest check failed, else None.
 
     A store listing that is gone fails the check by the contract; it is a caution here even from
-    a checker that did not say so.
+    a checker that did not say so. So is an app its store shows not updated for `stale_months`.
     """
-    removed = any(f.get("status") == "removed" for f in store_findings(result))
-    if result is None or (result.verdict != "fail" and not removed):
+    if result is None:
         return None
-    return f"At the last automatic check ({_when(result)}): {_joined(problems(result))}."
+    removed = any(f.get("status") == "removed" for f in store_findings(result))
+    stale = stale_listings(result, months=stale_months)
+    found = problems(result) if result.verdict == "fail" or removed else []
+    if not found and not stale:
+        return None
+    return f"At the last automatic check ({_when(result)}): {_joined(found + stale)}."
 
 
 # The latest check and review of an entry: read-only, below both the lifecycle and the job.

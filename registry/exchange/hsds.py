@@ -42,6 +42,13 @@ def to_service(record: dict[str, Any]) -> dict[str, Any]:
          "name": LANGUAGES.get(code, code)}
         for code in record.get("languages") or []
     ]  # fmt: skip
+    # HSDS phone types come from RFC 6350: "voice" to call, "text" for SMS.
+    service["phones"] = [
+        {"id": _id(sid, "phone", number), "service_id": sid,
+         "number": number.removeprefix("text "),
+         "type": "text" if number.startswith("text ") else "voice"}
+        for number in record.get("phone_numbers") or []
+    ]  # fmt: skip
     if record.get("cost"):
         service["cost_options"] = [
             {"id": _id(sid, "cost"), "service_id": sid, "option": record["cost"]}
@@ -78,6 +85,11 @@ def from_service(service: Any) -> dict[str, Any]:
             lang.get("code") for lang in service.get("languages") or [] if isinstance(lang, dict)
         ],
         "cost": costs[0].get("option") if costs and isinstance(costs[0], dict) else None,
+        "phone_numbers": [
+            ("text " if phone.get("type") == "text" else "") + str(phone.get("number") or "")
+            for phone in service.get("phones") or []
+            if isinstance(phone, dict) and phone.get("number")
+        ],
     }
     for attribute in service.get("attributes") or []:
         if not isinstance(attribute, dict):

@@ -22,7 +22,10 @@ def _check(app: Flask, resource_id: int) -> None:
             if resource is None:
                 return
             target = checks.Target(
-                resource.url, ios_url=resource.ios_url, android_url=resource.android_url
+                resource.url,
+                ios_url=resource.ios_url,
+                android_url=resource.android_url,
+                phone_numbers=resource.phone_numbers or (),
             )
         report = checks.check_target(target, settings=checks.CheckSettings.from_env())
         with Session(engine) as session:

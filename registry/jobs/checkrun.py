@@ -51,15 +51,20 @@ Entry = tuple[int, str, checks.Target]  # id, name, what to check
 
 def _entries(session: Session, resource_id: int | None) -> list[Entry]:
     query = select(
-        Resource.id, Resource.name, Resource.url, Resource.ios_url, Resource.android_url
-    ).order_by(Resource.id)
+        Resource.id, Resource.name, Resource.url, Resource.ios_url, Resource.android_url,
+        Resource.phone_numbers,
+    ).order_by(Resource.id)  # fmt: skip
     if resource_id is None:
         query = query.where(Resource.state != State.RETIRED.value)
     else:
         query = query.where(Resource.id == resource_id)
     rows = [
-        (rid, name, checks.Target(url, ios_url=ios, android_url=android))
-        for rid, name, url, ios, android in session.exec(query).all()
+        (
+            rid,
+            name,
+            checks.Target(url, ios_url=ios, android_url=android, phone_numbers=numbers or ()),
+        )
+        for rid, name, url, ios, android, numbers in session.exec(query).all()
     ]
     if resource_id is not None and not rows:
         raise NoSuchEntry(f"there is no entry with id {resource_id}; the entry pages show ids")

@@ -42,17 +42,46 @@ class Digest:
     raised: list[Item] = field(default_factory=list)
     went_bad: list[Item] = field(default_factory=list)
     recovered: list[Item] = field(default_factory=list)
+    # New since the result before: a store version, an app gone stale, a tracker on the page.
+    noticed: list[Item] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.raised or self.went_bad or self.recovered)
+        return not (self.raised or self.went_bad or self.recovered or self.noticed)
 
     def sections(self) -> list[tuple[str, list[Item]]]:
         return [
             ("Sent back to reviewers", self.raised),
             ("Went bad", self.went_bad),
             ("Recovered", self.recovered),
+            ("New since the last check", self.noticed),
         ]
+
+
+def _trackers(result: CheckResult) -> list[str] | None:
+    """Return the trackers' names a result found; None when it could not tell."""
+    found = ((result.report or {}).get("privacy") or {}).get("trackers")
+    if not isinstance(found, list):
+        return None
+    return [t["name"] for t in found if isinstance(t, dict) and isinstance(t.get("name"), str)]
+
+
+def noticed(before: CheckResult | None, result: CheckResult, *, stale_months: int) -> list[str]:
+    """Say what a result shows that the one before did not: versions, staleness, trackers."""
+    if before is None:
+        return []
+    found = [
+        words.replace("reviewed version", "was version")
+        for words in status.new_versions(before, result)
+    ]
+    was_stale = status.stale_listings(before, months=stale_months)
+    found += [s for s in status.stale_listings(result, months=stale_months) if s not in was_stale]
+    known, now = _trackers(before), _trackers(result)
+    if known is not None and now is not None:
+        new = [name for name in dict.fromkeys(now) if name not in known]
+        if new:
+            found.append(f"its pages now load {', '.join(new)}")
+    return found
 
 
 def entry_link(base_url: str, resource_id: int) -> str:
@@ -60,7 +89,7 @@ def entry_link(base_url: str, resource_id: int) -> str:
     return f"{base_url.rstrip('/')}/resources/{resource_id}"
 
 
-def collect(session: Session, run: CheckRun, *, base_url: str) -> Digest:
+def collect(session: Session, run: CheckRun, *, base_url: str, stale_months: int = 12) -> Digest:
     """List what the run sent back to reviewers, then compare each result with the one before."""
     digest = Digest(run=run)
     finished = aware(run.finished_at) if run.finished_at else utcnow()
@@ -90,12 +119,19 @@ def collect(session: Session, run: CheckRun, *, base_url: str) -> Digest:
         if result.resource_id in raised_ids:
             continue
         link = entry_link(base_url, result.resource_id)
-        before = session.exec(
-            select(CheckResult.verdict)
+        previous = session.exec(
+            select(CheckResult)
             .where(CheckResult.resource_id == result.resource_id, CheckResult.id < result.id)
             .order_by(CheckResult.id.desc())  # type: ignore[attr-defined]
             .limit(1)
         ).first()
+        before = previous.verdict if previous else None
+        news = noticed(previous, result, stale_months=stale_months)
+        if news:
+            words = "; ".join(news)
+            digest.noticed.append(
+                Item(result.resource_id, name, link, words[:1].upper() + words[1:])
+            )
         now = _RANK.get(result.verdict, 2)
         if now > _RANK.get(before or "pass", 0):
             words = "; ".join(status.problems(result)) or "Something looked wrong"
@@ -173,7 +209,12 @@ def send_for_run(config: Mapping[str, Any], session: Session, run: CheckRun) -> 
     """Email the run's digest to reviewers; return how many were sent (0: off or nothing new)."""
     if not config.get("REGISTRY_SMTP_HOST"):
         return 0
-    digest = collect(session, run, base_url=config["REGISTRY_BASE_URL"])
+    digest = collect(
+        session,
+        run,
+        base_url=config["REGISTRY_BASE_URL"],
+        stale_months=config["REGISTRY_STALE_APP_MONTHS"],
+    )
     to = recipients(session)
     if digest.empty or not to:
         return 0

@@ -194,6 +194,7 @@ _IN_PROSE = {
     "url": "address",
     "ios_url": "App Store link",
     "android_url": "Google Play link",
+    "phone_numbers": "phone and text numbers",
     "description": "description",
     "languages": "languages",
     "moderation": "moderation",
@@ -253,6 +254,7 @@ BASIS = {
     "kind": "its kind",
     "ios_url": "its App Store link",
     "android_url": "its Google Play link",
+    "phone_numbers": "its phone and text numbers",
 }
 
 

@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, or_, select
 
 from registry.db import utcnow
-from registry.models import AuditEvent, ProblemReport, Resource
+from registry.entries import status
+from registry.models import AuditEvent, CheckResult, ProblemReport, Resource
 from registry.review.lifecycle import DECIDED, REPORT_REASONS
 from registry.vocab import ReportStatus, State
 
@@ -15,6 +16,7 @@ KINDS: dict[str, str] = {
     "rereview": "Raised for re-review",
     "report": "Reports from clinicians",
     "due": "Reviews coming due",
+    "version": "New version since review",
 }
 
 
@@ -103,4 +105,35 @@ def build(
                     f"Review due on {resource.review_due:%-d %B %Y}",
                 )
             )
+    if kind in (None, "version"):
+        items += _new_versions(session)
     return sorted(items, key=lambda item: (item.sort_key, item.resource.id))
+
+
+def _new_versions(session: Session) -> list[QueueItem]:
+    """Decided apps whose store now offers another version than the one reviewed."""
+    apps = session.exec(
+        select(Resource).where(
+            Resource.state.in_([s.value for s in DECIDED]),  # type: ignore[attr-defined]
+            or_(Resource.ios_url.is_not(None), Resource.android_url.is_not(None)),  # type: ignore[union-attr]
+        )
+    ).all()
+    ids = [r.id for r in apps if r.id is not None]
+    reviews, checks = status.latest_reviews(session, ids), status.latest_checks(session, ids)
+    seen_ids = [r.check_result_id for r in reviews.values() if r.check_result_id]
+    seen = {
+        r.id: r
+        for r in session.exec(select(CheckResult).where(CheckResult.id.in_(seen_ids)))  # type: ignore[union-attr]
+    }
+    items = []
+    for resource in apps:
+        review, latest = reviews.get(resource.id), checks.get(resource.id)
+        if review is None or latest is None:
+            continue
+        words = status.new_versions(seen.get(review.check_result_id), latest)
+        if words:
+            why = "; ".join(words)
+            items.append(
+                QueueItem("version", resource, latest.checked_at, why[:1].upper() + why[1:])
+            )
+    return items

@@ -134,6 +134,28 @@ def _policy_reason(session: Session, result: CheckResult) -> str | None:
     return None
 
 
+# A fall in the policy's Flesch reading ease this large since the decision is a policy change:
+# ten points is a band of the scale (from "plain English" to "fairly difficult", say).
+READING_DROP = 10.0
+
+
+def _reading_ease(result: CheckResult | None) -> float | None:
+    score = (((result.report or {}).get("privacy") or {}) if result else {}).get("reading_ease")
+    return float(score) if isinstance(score, int | float) else None
+
+
+def _harder_to_read(session: Session, resource: Resource, result: CheckResult) -> str | None:
+    """Say how much harder the policy became to read since the decision, if clearly."""
+    now = _reading_ease(result)
+    decided = status.latest_review(session, resource.id)
+    if now is None or decided is None or decided.check_result_id is None:
+        return None
+    then = _reading_ease(session.get(CheckResult, decided.check_result_id))
+    if then is None or then - now < READING_DROP:
+        return None
+    return f"its privacy policy became harder to read (reading ease {then:g}, now {now:g})"
+
+
 def reasons_to_raise(
     session: Session, resource: Resource, result: CheckResult, *, threshold: int
 ) -> list[str]:
@@ -141,8 +163,15 @@ def reasons_to_raise(
     reasons = []
     streak = failure_streak(session, resource, limit=threshold)
     if streak >= threshold:
-        reasons.append(f"its checks failed on {streak} nights in a row ({result.liveness_status})")
-    for reason in (_moved(session, resource, result), _policy_reason(session, result)):
+        # What failed, in words: the site's state, or what else failed while it was up.
+        found = status.problems(result) if result.liveness_status == "up" else []
+        what = found[0][:1].lower() + found[0][1:] if found else result.liveness_status
+        reasons.append(f"its checks failed on {streak} nights in a row ({what})")
+    for reason in (
+        _moved(session, resource, result),
+        _policy_reason(session, result),
+        _harder_to_read(session, resource, result),
+    ):
         if reason:
             reasons.append(reason)
     return reasons

@@ -184,3 +184,63 @@ def test_a_printed_handout_keeps_the_reviewers_cautions_and_the_failing_check(
     expect(page.locator(".registry-screen-only")).to_be_hidden()
     axe(page)
     assert page.pdf(format="A4").startswith(b"%PDF")
+
+
+def test_a_clinician_sees_an_apps_upkeep_and_a_helplines_numbers(live_server, reviewed, page, axe):
+    from sqlmodel import Session, select
+
+    from registry.db import get_engine
+    from registry.jobs.checkrun import result_row
+    from registry.models import Resource
+    from tests.api.conftest import report, store
+
+    apple = store("app_store", "https://apps.apple.com/app/id000000001")
+    play = store("google_play", "https://play.google.com/store/apps/details?id=org.example.mood")
+    apple.update(version="3.2", last_updated="2026-10-01")
+    play.update(last_updated="2026-11-12")
+    with Session(get_engine(reviewed)) as db_session:
+        app = db_session.exec(select(Resource).where(Resource.name == "Mood Diary App")).one()
+        line = db_session.exec(select(Resource).where(Resource.name == "Carers Helpline")).one()
+        line.phone_numbers = ["0800 068 4141", "text 85258"]
+        db_session.add(line)
+        found = report(line.url, "pass")
+        found["contacts"] = [
+            {"number": n, "status": "found", "detail": ""} for n in line.phone_numbers
+        ]
+        found["privacy"]["trackers"] = [
+            {"name": "Google Analytics", "host": "www.google-analytics.com"}
+        ]
+        for resource, made in ((app, report(app.url, "pass", stores=[apple, play])), (line, found)):
+            db_session.add(result_row(made, resource_id=resource.id, run_id=None))
+        db_session.commit()
+        app_id, line_id = app.id, line.id
+    base = live_server
+    _sign_in(page, base, "clinician@example.org")
+
+    page.goto(f"{base}/resources/{app_id}")
+    checks = page.locator(".registry-check")
+    expect(checks.filter(has_text="App Store")).to_have_text(
+        re.compile(r"Listed on the App Store \(version 3\.2, updated 1 October 2026\)")
+    )
+    expect(checks.filter(has_text="Google Play")).to_have_text(
+        re.compile(r"Listed on Google Play \(updated 12 November 2026\)")
+    )
+    axe(page)
+
+    page.goto(f"{base}/resources/{line_id}")
+    numbers = page.locator(".registry-contact .registry-number")
+    expect(numbers).to_have_text(["Call 0800 068 4141", "Text 85258"])
+    assert [numbers.nth(i).get_attribute("href") for i in range(2)] == [
+        "tel:+448000684141",
+        "sms:85258",
+    ]
+    expect(checks.filter(has_text="0800 068 4141")).to_have_text(
+        re.compile(r"0800 068 4141 is on its page")
+    )
+    expect(
+        page.locator(".nhsuk-summary-list__row", has_text="Third-party trackers")
+    ).to_contain_text("Google Analytics")
+    axe(page)
+    page.set_viewport_size({"width": 320, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    axe(page)
