@@ -49,14 +49,14 @@ def parse(given: str) -> Number:
     body = _TEXT.sub("", raw) if is_text else raw
     if not body or re.search(r"[A-Za-z]", body):
         raise NumberError(
-            f"{given!r} is not a phone number: write digits, such as 116 123 or 0800 068 4141 "
+            f"{raw!r} is not a phone number: write digits, such as 116 123 or 0800 068 4141 "
             "(a text line as text 85258)"
         )
     try:
         number = phonenumbers.parse(body, REGION)
     except phonenumbers.NumberParseException:
         raise NumberError(
-            f"{given!r} is not a phone number: write digits, such as 116 123 or 0800 068 4141"
+            f"{raw!r} is not a phone number: write digits, such as 116 123 or 0800 068 4141"
         ) from None
     national = phonenumbers.national_significant_number(number)
     cc = str(number.country_code)
@@ -76,7 +76,7 @@ def parse(given: str) -> Number:
     else:
         where = "a UK number" if home else f"a number for country code +{cc}"
         raise NumberError(
-            f"{given!r} is not {where} that can be dialled; check it, and give numbers outside "
+            f"{raw!r} is not {where} that can be dialled; check it, and give numbers outside "
             "the UK with their country code (+1 800 950 6264)"
         )
     return Number(

@@ -172,3 +172,39 @@ def test_every_error_under_the_api_is_json(reviewed):
     # The rest of the site keeps its own pages.
     page = client.get("/no-such-page")
     assert page.status_code == 404 and "text/html" in page.content_type
+
+
+def test_a_helplines_numbers_and_what_the_check_found_of_them_are_in_the_api(reviewed, make_token):
+    from sqlmodel import Session, select
+
+    from registry.db import get_engine
+    from registry.jobs.checkrun import result_row
+    from registry.models import Resource
+    from tests.api.conftest import report
+
+    with Session(get_engine(reviewed)) as db_session:
+        line = db_session.exec(select(Resource).where(Resource.name == "Carers Helpline")).one()
+        line.phone_numbers = ["0800 068 4141", "text 85258"]
+        found = report(line.url, "fail")
+        found["contacts"] = [
+            {"number": "0800 068 4141", "status": "missing", "detail": "gone"},
+            {"number": "text 85258", "status": "found", "detail": ""},
+        ]
+        found["privacy"]["trackers"] = [{"name": "Meta Pixel", "host": "connect.facebook.net"}]
+        db_session.add(line)
+        db_session.add(result_row(found, resource_id=line.id, run_id=None))
+        db_session.commit()
+    client = reviewed.test_client()
+    headers = bearer(make_token()[1])
+
+    entry = client.get(
+        f"/api/v1/entries/{_id(client, headers, 'Carers Helpline')}", headers=headers
+    )
+
+    body = entry.get_json()
+    assert body["phone_numbers"] == ["0800 068 4141", "text 85258"]
+    assert [(c["number"], c["status"]) for c in body["latest_check"]["contacts"]] == [
+        ("0800 068 4141", "missing"),
+        ("text 85258", "found"),
+    ]
+    assert body["latest_check"]["privacy"]["trackers"][0]["name"] == "Meta Pixel"

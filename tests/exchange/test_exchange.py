@@ -360,3 +360,52 @@ def test_the_whole_registry_download_is_for_signed_in_staff(downloads, as_role):
     assert anonymous.status_code == 302 and "/sign-in" in anonymous.headers["Location"]
     clinician = as_role("clinician")
     assert len(clinician.get("/export.json?all=1").get_json()) == 4
+
+
+def _write(tmp_path, rows: list[dict]) -> Path:
+    path = tmp_path / "numbers.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows({**{c: "" for c in CSV_COLUMNS}, **row} for row in rows)
+    return path
+
+
+def test_phone_numbers_import_in_one_form_and_travel_in_every_export(app, session, tmp_path):
+    path = _write(tmp_path, [{
+        "name": "Night Line", "url": "https://nightline.example.org/", "kind": "helpline",
+        "phone_numbers": "0800-068-4141;text 85258; +1 988",
+    }])  # fmt: skip
+
+    result = run_import(app.config["DATABASE_URL"], str(path))
+
+    assert result.exit_code == 0, result.output
+    assert by_name(session, "Night Line").phone_numbers == ["0800 068 4141", "text 85258", "+1 988"]
+    url = app.config["DATABASE_URL"]
+    rows = list(csv.DictReader(io.StringIO(export(url, "csv"))))
+    [line] = [r for r in rows if r["name"] == "Night Line"]
+    assert line["phone_numbers"] == "0800 068 4141;text 85258;+1 988"
+    [entry] = [e for e in json.loads(export(url, "json")) if e["name"] == "Night Line"]
+    assert entry["phone_numbers"] == ["0800 068 4141", "text 85258", "+1 988"]
+    [service] = [s for s in json.loads(export(url, "hsds")) if s["name"] == "Night Line"]
+    assert [(p["number"], p["type"]) for p in service["phones"]] == [
+        ("0800 068 4141", "voice"), ("85258", "text"), ("+1 988", "voice"),
+    ]  # fmt: skip
+
+
+def test_a_number_that_cannot_be_dialled_rejects_its_row_saying_what_to_write(
+    app, session, tmp_path
+):
+    path = _write(tmp_path, [
+        {"name": "Good", "url": "https://good.example.org/", "kind": "helpline",
+         "phone_numbers": "116 123"},
+        {"name": "Bad", "url": "https://bad.example.org/", "kind": "helpline",
+         "phone_numbers": "116 123; call us"},
+    ])  # fmt: skip
+    before = count(session)
+
+    result = run_import(app.config["DATABASE_URL"], str(path))
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 3, phone_numbers: 'call us' is not a phone number" in result.output
+    assert count(session) == before
