@@ -8,7 +8,7 @@ import unicodedata
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from checks import page as pages
-from checks import signals
+from checks import readability, signals, trackers
 from checks.fetch import Fetcher, Response
 from checks.report import Liveness, Privacy
 
@@ -143,23 +143,35 @@ def _kept(text: str) -> str:
 
 def read_policy(resp: Response, deadline=None) -> tuple[str | None, str | None, str]:
     """Fingerprint a policy page or document: (fingerprint, text, why it was not read whole)."""
+    digest, text, why, _ = _read(resp, deadline)
+    return digest, text, why
+
+
+def _read(resp: Response, deadline) -> tuple[str | None, str | None, str, pages.Page | None]:
+    """Read a policy as read_policy does; return the page it was read from too (None: no HTML)."""
     # A fingerprint of part of a policy would differ from the whole one's: it is not taken.
     if resp.truncated or resp.note:  # a note on a 2xx answer says its body was not read as sent
-        return None, None, resp.note or "its body was cut short"
+        # What it loads is still worth knowing from as much of it as arrived.
+        return None, None, resp.note or "its body was cut short", pages.of_response(resp, deadline)
     page = pages.of_response(resp, deadline, main=True)
     if page is None:  # a PDF or another document: its bytes are what there is to compare
-        return hashlib.sha256(resp.body).hexdigest(), None, ""
+        return hashlib.sha256(resp.body).hexdigest(), None, "", None
     if not page.complete:
-        return None, None, "it could not be parsed whole before the check's deadline"
+        return None, None, "it could not be parsed whole before the check's deadline", page
     text = normalise(page.main_text)
-    return fingerprint(text), _kept(text), ""
+    return fingerprint(text), _kept(text), "", page
 
 
-def _found(url: str, where: str, resp: Response, deadline) -> Privacy:
-    digest, text, why = read_policy(resp, deadline)
+def _found(url: str, where: str, resp: Response, deadline) -> tuple[Privacy, pages.Page | None]:
+    digest, text, why, page = _read(resp, deadline)
     if why:
         why = f"the policy's text could not be read whole ({why}), so it was not compared"
-    return Privacy("found", url, "; ".join(d for d in (where, why) if d), digest, text)
+    ease = (
+        readability.reading_ease(page.main_text) if text is not None and page is not None else None
+    )
+    found = Privacy("found", url, "; ".join(d for d in (where, why) if d), digest, text)
+    found.reading_ease = ease
+    return found, page
 
 
 def _home(url: str) -> str:
@@ -173,7 +185,7 @@ def _same(a: str, b: str) -> bool:
 
 def _check_links(
     links: list[pages.Link], fx: Fetcher, verify: bool, known: Response | None, where: str
-) -> Privacy:
+) -> tuple[Privacy, pages.Page | None]:
     failures = []
     for link in links[:MAX_TRIES]:
         if known is not None and _same(link.href, known.url):
@@ -186,34 +198,49 @@ def _check_links(
             r.status in (401, 403, 429) or signals.challenge_evidence(r.status, r.headers, r.body)
         ):
             detail = f"the policy page refused the checker (HTTP {r.status}); {where}".strip("; ")
-            return Privacy("found", link.href, detail)
+            return Privacy("found", link.href, detail), None
         if got.error is not None and got.error.kind == "deadline":
             # Out of time, not a dead link: whether it answered at all is not known.
             detail = "the check's deadline passed before the policy page was read whole"
-            return Privacy("not_checked", link.href, f"{detail}, so it was not compared")
+            return Privacy("not_checked", link.href, f"{detail}, so it was not compared"), None
         why = got.error.message if got.error else f"HTTP {r.status if r else '?'}"
         failures.append(f"{link.href}: {why}")
-    return Privacy("unreachable", links[0].href, "the policy link is dead: " + "; ".join(failures))
+    detail = "the policy link is dead: " + "; ".join(failures)
+    return Privacy("unreachable", links[0].href, detail), None
 
 
 def assess(
     live: Liveness, page: pages.Page | None, resp: Response | None, fx: Fetcher, *, verify: bool
 ) -> Privacy:
-    """Find and check the privacy policy of a page whose liveness is known."""
+    """Find and check the privacy policy of a page whose liveness is known, and its trackers."""
     if live.status not in ("up", "soft_404") or resp is None:
         return Privacy("not_checked", detail=f"the site could not be read ({live.status})")
+    found, policy_page = _policy(page, resp, fx, verify=verify)
+    finder = trackers.Finder(fx)
+    finder.add(page)
+    finder.add(policy_page)
+    found.trackers = finder.trackers()
+    return found
+
+
+def _policy(
+    page: pages.Page | None, resp: Response, fx: Fetcher, *, verify: bool
+) -> tuple[Privacy, pages.Page | None]:
+    """Find and check the policy; return what was found and the policy's page, when read."""
     links = candidates(page) if page is not None else []
     if links:
         return _check_links(links, fx, verify, resp, "")
     home = _home(resp.url)
     if _same(home, resp.url):
-        return Privacy("missing", detail="no link to a privacy policy on the home page")
+        return Privacy("missing", detail="no link to a privacy policy on the home page"), None
     got = fx.get(home, verify=verify)
     hr = got.response
     if hr is None or not 200 <= hr.status < 300 or not hr.is_html:
         why = got.error.message if got.error else f"HTTP {hr.status if hr else '?'}"
-        return Privacy("missing", detail=f"no link on the page, and the home page failed: {why}")
+        detail = f"no link on the page, and the home page failed: {why}"
+        return Privacy("missing", detail=detail), None
     home_links = candidates(pages.of_response(hr, fx.deadline))
     if not home_links:
-        return Privacy("missing", detail="no link to a privacy policy on the page or the home page")
+        detail = "no link to a privacy policy on the page or the home page"
+        return Privacy("missing", detail=detail), None
     return _check_links(home_links, fx, verify, hr, "linked from the home page")

@@ -65,6 +65,15 @@ def test_an_installed_wheel_seeds_and_serves_from_an_empty_folder(tmp_path):
         cwd=folder, env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert where.startswith(str(venv)), where  # the wheel's copy, not the source tree
+    # The checker's data travels in the wheel too: the tracker list, and its licence beside it.
+    named = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "from importlib import resources; from checks import trackers; "
+         "print(trackers.lookup('www.google-analytics.com')[0]); "
+         "print(resources.files('checks').joinpath('data/LICENSE-trackerdb').is_file())"],
+        cwd=folder, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert named.stdout.split() == ["Google", "Analytics", "True"], named.stdout + named.stderr
 
     seeded = subprocess.run(
         [registry, "seed"], cwd=folder, env=env, capture_output=True, text=True, timeout=120

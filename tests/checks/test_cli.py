@@ -193,7 +193,8 @@ def test_entries_with_store_links_are_read_from_json_lines(good_url, store_url, 
         assert set(r) == CONTRACT_KEYS
         assert set(r["liveness"]) == LIVENESS_KEYS
         assert set(r["https"]) == HTTPS_KEYS
-        assert set(r["privacy"]) >= {"status", "policy_url", "detail"}
+        assert set(r["privacy"]) >= {"status", "policy_url", "detail", "trackers"}
+        assert r["privacy"]["trackers"] == []  # the page loads nothing from another site
         assert all(set(s) == STORE_KEYS for s in r["stores"])
     first, plain, android = reports
     assert [(s["store"], s["status"], s["http_status"]) for s in first["stores"]] == [
@@ -269,3 +270,31 @@ def test_registry_check_url_loads_neither_the_web_app_nor_the_database_layer():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "loaded: [] exit: 1" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_json_line_entry_gets_its_stores_contacts_and_trackers_in_the_report(
+    web, store_url, env, tmp_path
+):
+    secure = web.site(tls=web.tls_context("127.0.0.1"))
+    secure.routes["/"] = web.page(
+        body='<p>Call 116 123.</p><a href="/privacy">Privacy</a>'
+        '<script src="https://www.google-analytics.com/analytics.js"></script>',
+        headers={"Strict-Transport-Security": "max-age=9"},
+    )
+    secure.routes["/privacy"] = web.page(body="policy")
+    entry = {
+        "url": secure.url("/"),
+        "ios_url": store_url("/app/1"),
+        "phone_numbers": ["116 123", "text 85258"],
+    }
+    result = _run(["--json", "--from", "-"], env, stdin=json.dumps(entry) + "\n")
+    [report] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(s["store"], s["status"]) for s in report["stores"]] == [("app_store", "listed")]
+    assert [(c["number"], c["status"]) for c in report["contacts"]] == [
+        ("116 123", "found"),
+        ("text 85258", "missing"),
+    ]
+    assert report["privacy"]["trackers"] == [
+        {"name": "Google Analytics", "host": "www.google-analytics.com"}
+    ]
+    assert report["verdict"] == "fail" and result.returncode == 1  # a number is missing

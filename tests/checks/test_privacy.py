@@ -359,3 +359,38 @@ def test_normalising_folds_case_width_and_whitespace():
         policy.normalise("We  SHARE\u00a0data.\n\n  Ｗｉｔｈ ａｄｓ!  ")
         == "we share data.\nwith ads!"
     )
+
+
+def test_a_policy_made_harder_to_read_has_a_lower_reading_ease(web, settings):
+    plain = _policy_page(
+        body="<p>We keep your name. We do not sell it. You can ask us to delete it.</p>" * 2
+    )
+    hard = _policy_page(
+        body="<p>Notwithstanding the aforementioned provisions, personally identifiable information "
+        "may additionally be processed by affiliated organisations in accordance with applicable "
+        "legislative requirements, contractual obligations and legitimate institutional interests."
+        "</p>"
+    )
+    easy = _policy_check(web, settings, "readable.test", plain)
+    harder = _policy_check(web, settings, "readable.test", hard)
+    assert easy.reading_ease is not None and harder.reading_ease is not None
+    assert harder.reading_ease < easy.reading_ease
+    assert easy.reading_ease == round(easy.reading_ease, 1)
+
+
+def test_reading_ease_is_in_the_report_of_a_policy_read_whole(web, settings):
+    _, secure = web.healthy("ease.test")
+    words = "<p>We keep your name and address safe. We do not sell them. Ask us to delete them.</p>"
+    secure.routes["/privacy"] = web.page(body=_policy_page(body=words * 2))
+    report = check_url("https://ease.test/", settings=settings).to_dict()
+    assert isinstance(report["privacy"]["reading_ease"], float)
+
+
+def test_reading_ease_is_unknown_for_a_pdf_or_a_policy_not_read_whole(web, settings):
+    pdf = web.page(body=b"%PDF-1.4 privacy policy", content_type="application/pdf")
+    _site(web, "easepdf.test", '<a href="/p.pdf">Privacy Policy (PDF)</a>', **{"/p.pdf": pdf})
+    assert check_url("https://easepdf.test/", settings=settings).privacy.reading_ease is None
+    _, secure = web.healthy("easecut.test")
+    secure.routes["/privacy"] = web.page(body=_policy_page(body="<p>We keep it safe.</p>" * 400))
+    cut = check_url("https://easecut.test/", settings=settings.with_(max_body_bytes=4000)).privacy
+    assert cut.status == "found" and cut.reading_ease is None

@@ -325,6 +325,36 @@ def test_the_first_check_after_the_policy_reader_changed_is_a_baseline_not_a_cha
     ]
 
 
+def test_a_policy_made_much_harder_to_read_since_the_decision_sends_the_entry_back(
+    sites, registry, check_settings
+):
+    resource_id = registry.add_entry("Plain Words", sites.add("plain"))
+    sites.policy["plain"] = (
+        "We keep your data safe. We do not sell it. Ask us and we delete it. " * 3
+    )
+    run_job(registry.app, trigger="scheduled", settings=check_settings)
+    _decide(registry, resource_id)  # the decision rests on the plain policy
+    reviewer = signed_in_reviewer(registry.app)
+    soup = BeautifulSoup(
+        reviewer.get(f"/resources/{resource_id}/review").get_data(as_text=True), "html.parser"
+    )
+    [ease] = soup.select(".registry-reading-ease")
+    assert "plain English" in ease.get_text() or "easy" in ease.get_text()
+    [trackers] = soup.select(".registry-trackers")
+    assert trackers.get_text(strip=True) == "No third-party trackers found on its pages"
+
+    sites.policy["plain"] = (
+        "Notwithstanding the foregoing provisions, personally identifiable information may "
+        "additionally be processed by affiliated organisations in accordance with applicable "
+        "legislative requirements and legitimate institutional interests. "
+    ) * 2
+    run_job(registry.app, trigger="scheduled", settings=check_settings)
+    assert registry.state_of(resource_id) == "needs_rereview"
+    reason = _reasons(registry, resource_id)[-1]
+    assert reason.startswith("Its privacy policy changed; ")
+    assert "its privacy policy became harder to read (reading ease" in reason
+
+
 def test_registry_check_without_faketime_keeps_a_current_review(sites, registry, cli_env):
     resource_id = registry.add_entry("Current", sites.add("current"))
     _decide(registry, resource_id)
