@@ -164,6 +164,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["as_number"] = contacts.parse
     app.jinja_env.filters["reading_band"] = status.reading_band
     app.jinja_env.globals["trackers_in_words"] = status.trackers_in_words
+    app.jinja_env.globals["store_upkeep"] = status.store_upkeep
     app.jinja_env.globals["check_lines"] = lines
     app.jinja_env.globals["caution"] = lambda check: caution(
         check, stale_months=current_app.config["REGISTRY_STALE_APP_MONTHS"]

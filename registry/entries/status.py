@@ -126,6 +126,15 @@ def upkeep(found: dict) -> str:
     return ", ".join(bits)
 
 
+def store_upkeep(result: CheckResult | None) -> list[str]:
+    """Say, store by store, what the latest check found of the app's version and its date."""
+    return [
+        f"{_STORE_NAMES[found['store']][0]}: {upkeep(found)}"
+        for found in store_findings(result)
+        if upkeep(found)
+    ]
+
+
 def _store_line(found: dict) -> Line:
     name, store = _STORE_NAMES[found["store"]]
     status = found.get("status")

@@ -133,7 +133,5 @@ def _new_versions(session: Session) -> list[QueueItem]:
         words = status.new_versions(seen.get(review.check_result_id), latest)
         if words:
             why = "; ".join(words)
-            items.append(
-                QueueItem("version", resource, latest.checked_at, why[:1].upper() + why[1:])
-            )
+            items.append(QueueItem("version", resource, latest.checked_at, why))
     return items

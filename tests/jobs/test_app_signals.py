@@ -162,6 +162,11 @@ def test_an_app_shows_its_upkeep_and_a_new_version_since_its_review(
     assert "more than 12 months ago" in caution
     assert "Google Play" not in caution
 
+    upkeep = _text(reviewer, f"/resources/{app}/review", ".registry-store-upkeep li")
+    assert upkeep == [
+        "App Store: version 3.2, updated 15 January 2024",
+        "Google Play: updated 12 November 2026",
+    ]  # beside the rubric's upkeep question
     _decide(registry, app)  # the reviewer judged version 3.2
     assert _text(reviewer, f"/resources/{app}", ".registry-new-version") == []
     places.lookup("4.0", "2026-11-20T08:00:00Z")
@@ -177,7 +182,9 @@ def test_an_app_shows_its_upkeep_and_a_new_version_since_its_review(
     assert _text(reviewer, f"/resources/{app}", ".registry-caution p") == []  # updated now
     queue = _text(reviewer, "/review?kind=version", ".registry-queue-item")
     assert len(queue) == 1 and "Calm Mind" in queue[0]
-    assert "Reviewed version 3.2; the App Store now offers 4.0" in queue[0]
+    assert (
+        "New version since review: reviewed version 3.2; the App Store now offers 4.0" in queue[0]
+    )
     with registry.session() as session:
         assert session.exec(select(Resource.state).where(Resource.id == app)).one() == (
             "recommended"
