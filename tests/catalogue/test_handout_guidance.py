@@ -199,3 +199,26 @@ def test_only_admins_edit_guidance(as_role):
     assert reviewer.get("/guidance/digital-divide/edit").status_code == 403
     response = reviewer.post("/guidance/digital-divide/edit", {"title": "x", "body": "y"}, page="/")
     assert response.status_code == 403
+
+
+def test_a_helplines_numbers_print_as_links_to_call_or_text_and_a_stale_app_is_a_caution(
+    reviewed, session
+):
+    line = session.get(Resource, _id(session, "Voices Together"))
+    line.phone_numbers = ["0800 068 4141", "text 85258"]
+    session.add(line)
+    session.commit()
+    old = store("app_store", APP_STORE)
+    old.update(version="1.0", last_updated="2023-05-01")
+    add_check(reviewed, "Mood Diary App", "pass", stores=[old])
+    web = Web(reviewed.test_client())
+    _hand_out(web, session, "Voices Together", "Mood Diary App")
+
+    soup = BeautifulSoup(web.get("/handout").data, "html.parser")
+    numbers = soup.select(".registry-handout__entry .registry-number")
+    assert [(a["href"], a.get_text(strip=True)) for a in numbers] == [
+        ("tel:+448000684141", "Call 0800 068 4141"),
+        ("sms:85258", "Text 85258"),
+    ]
+    mood = _sheet(web)["Mood Diary App"]
+    assert "the app has not been updated on the App Store since 1 May 2023" in mood
