@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import socket
 import ssl
 import threading
@@ -22,7 +21,7 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from checks import guard
+from checks import guard, lazy
 from checks.settings import CheckSettings
 
 
@@ -209,7 +208,7 @@ class _HTTPSPool(HTTPSConnectionPool):
 POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
-@functools.lru_cache(maxsize=8)
+@lazy.once
 def ssl_context(ca_bundle: str | None, verify: bool = True) -> ssl.SSLContext:
     """Build (once) the TLS context: verifying against the bundle, or not verifying at all."""
     if verify:

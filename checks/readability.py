@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import re
 
+from checks import lazy
+
 # Words as a reader counts them: letters, with an apostrophe inside ("don't", "we’ll").
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _SENTENCE = re.compile(r"[.!?]+(?=\s|$)")
 MIN_WORDS = 20  # fewer words than this give no meaningful score
 
 
-@functools.cache
+@lazy.once
 def _hyphenator():
     # pyphen's hyphenation patterns (those of LibreOffice, shipped in its wheel) mark where a word
     # may break, which is where one syllable ends and the next begins; the syllable counter

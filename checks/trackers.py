@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
+from checks import lazy
 from checks.fetch import Fetcher
 from checks.page import Page
 from checks.report import Tracker
@@ -40,7 +41,7 @@ _SCRIPT_HOST = re.compile(
 )
 
 
-@functools.cache
+@lazy.once
 def _table() -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
     """Load the tracker list shipped in checks/data, once per process."""
     data = json.loads(resources.files("checks").joinpath("data/trackers.json").read_text("utf-8"))
@@ -48,7 +49,7 @@ def _table() -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
     return data["domains"], names
 
 
-@functools.cache
+@lazy.once
 def _suffixes() -> PublicSuffixList:
     return PublicSuffixList()  # the list shipped inside publicsuffixlist: nothing is fetched
 
