@@ -141,7 +141,7 @@ def changes_since(session: Session, resource: Resource, seen: Seen) -> Since:
     ).all()
     ids = {e.actor_id for e in events if e.actor_id is not None}
     people = {u.id: u for u in session.exec(select(User).where(User.id.in_(ids)))}  # type: ignore[union-attr]
-    happenings = [_happening(event, people) for event in events]
+    happenings = [happening(event, people) for event in events]
     newest_check = session.exec(
         select(CheckResult)
         .where(CheckResult.resource_id == resource.id, CheckResult.id > seen.check_id)  # type: ignore[operator]
@@ -207,7 +207,7 @@ def _field(name: str) -> str:
     return _IN_PROSE.get(name) or FIELD_LABELS.get(name, name.replace("_", " ")).lower()
 
 
-def _happening(event: AuditEvent, people: dict[int, User]) -> Happening:
+def happening(event: AuditEvent, people: dict[int, User]) -> Happening:
     if event.actor_id is not None:
         user = people.get(event.actor_id)
         who = person(user) if user else f"account {event.actor_id}"

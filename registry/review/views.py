@@ -10,7 +10,7 @@ from registry.entries import policy
 from registry.entries.forms import CHOICES, FIELD_LABELS, resource_values, validate_resource
 from registry.entries.status import latest_result, latest_review
 from registry.models import CheckResult, ProblemReport, Resource
-from registry.review import dashboard, queue, rubric
+from registry.review import dashboard, queue, rereview, rubric
 from registry.review import lifecycle as review
 from registry.review.lifecycle import EditConflict, LifecycleError, Seen
 from registry.vocab import Decision, Role
@@ -68,16 +68,21 @@ def _review_page(
     resource: Resource, *, answers=None, form=None, error=None, conflict=None, seen=None, status=200
 ):
     db = get_session()
+    previous = latest_review(db, resource.id)
+    # A re-review opens with the last decision's answers, for the reviewer to confirm or change.
+    prefilled = answers is None and previous is not None
     return render_template(
         "review/review.html",
         resource=resource,
         items=rubric.ITEMS,
         answer_labels=rubric.ANSWERS,
-        answers=answers or {},
+        answers=(previous.rubric if prefilled else answers) or {},
+        prefilled=prefilled,
+        since=rereview.since_decision(db, resource, previous) if previous else None,
         form=form or {},
         decisions=list(Decision),
         latest_check=_latest_check(resource.id),
-        previous=(previous := latest_review(db, resource.id)),
+        previous=previous,
         # What the policy lost and gained since the check the last decision saw.
         policy_diff=policy.changes(
             db, resource.id, after_result_id=(previous.check_result_id or 0) if previous else 0

@@ -244,3 +244,49 @@ def test_a_clinician_sees_an_apps_upkeep_and_a_helplines_numbers(live_server, re
     page.set_viewport_size({"width": 320, "height": 900})
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     axe(page)
+
+
+def test_a_reviewer_re_reviews_an_entry_a_failing_check_raised_from_the_prefilled_form(
+    live_server, reviewed, page, axe
+):
+    from sqlmodel import Session, select
+
+    from registry.db import get_engine
+    from registry.jobs.checkrun import result_row
+    from registry.models import Resource
+    from registry.review import lifecycle
+    from registry.vocab import State
+    from tests.api.conftest import report
+
+    with Session(get_engine(reviewed)) as db_session:
+        entry = db_session.exec(select(Resource).where(Resource.name == "Mood Diary App")).one()
+        for _ in range(3):
+            db_session.add(result_row(report(entry.url, "fail", "down"), resource_id=entry.id,
+                                      run_id=None))  # fmt: skip
+        lifecycle.change_state(
+            db_session, entry, State.NEEDS_REREVIEW, actor_label="nightly check",
+            reason="Its checks failed on 3 nights in a row (down).",
+        )  # fmt: skip
+        db_session.commit()
+        entry_id = entry.id
+    base = live_server
+    _sign_in(page, base, "second.reviewer@example.org")
+    page.goto(f"{base}/review?kind=rereview")
+    row = page.locator(".registry-queue-item", has_text="Mood Diary App")
+    row.get_by_role("link", name=re.compile(r"^Review")).click()
+    expect(page).to_have_url(re.compile(f"/resources/{entry_id}/review$"))
+    expect(page.locator(".registry-why-back")).to_contain_text(
+        "Its checks failed on 3 nights in a row (down)."
+    )
+    expect(page.locator(".registry-since__checks")).to_contain_text(
+        "Automatic checks since then: 3 failed."
+    )
+    expect(page.locator(".registry-prefilled")).to_be_visible()
+    expect(page.locator("#rubric-privacy_policy-yes")).to_be_checked()
+    axe(page)
+
+    page.get_by_label("Not recommended").check()
+    page.get_by_label("Rationale").fill("Down for three nights; not safe to recommend now.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".registry-flash")).to_contain_text("has been recorded")
+    axe(page)

@@ -364,3 +364,51 @@ def test_registry_check_without_faketime_keeps_a_current_review(sites, registry,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert registry.state_of(resource_id) == "recommended"
+
+
+def test_a_re_review_opens_prefilled_with_why_it_came_back_and_what_changed(
+    sites, registry, check_settings
+):
+    resource_id = registry.add_entry("Came Back", sites.add("back"))
+    run_job(registry.app, trigger="scheduled", settings=check_settings)
+    with registry.session() as session:
+        reviewer = User(email="rita@trust.test", password_hash="x", role="reviewer")
+        session.add(reviewer)
+        session.flush()
+        answers = {**ANSWERS, "works_offline": {"answer": "no", "note": "Needs a connection."}}
+        review.decide(
+            session, session.get(Resource, resource_id), user=reviewer,
+            decision=review.Decision("recommended"), rationale="Safe and useful.",
+            cautions=None, answers=answers,
+        )  # fmt: skip
+        session.commit()
+    sites.mode["back"] = DOWN
+    for _ in range(3):
+        run_job(registry.app, trigger="scheduled", settings=check_settings)
+    assert registry.state_of(resource_id) == "needs_rereview"
+    lead = signed_in_reviewer(registry.app)
+
+    page = f"/resources/{resource_id}/review"
+    soup = BeautifulSoup(lead.get(page).get_data(as_text=True), "html.parser")
+    why = soup.select_one(".registry-why-back p").get_text(" ", strip=True)
+    assert why.startswith("Its checks failed on 3 nights in a row")
+    checks = soup.select_one(".registry-since__checks").get_text(" ", strip=True)
+    assert checks.startswith("Automatic checks since then: 3 failed.")
+    assert "Failed the automatic check" in checks
+    moved = [li.get_text(" ", strip=True) for li in soup.select(".registry-since__happening")]
+    assert len(moved) == 1 and "Moved it from “Recommended” to “Due for re-review”" in moved[0]
+    assert soup.select_one(".registry-prefilled") is not None
+    checked = {i["name"]: i["value"] for i in soup.select("input.nhsuk-radios__input[checked]")}
+    assert checked["rubric-works_offline"] == "no" and checked["rubric-privacy_policy"] == "yes"
+    assert soup.select_one("#note-works_offline")["value"] == "Needs a connection."
+
+    # The reviewer confirms the answers as they stand and decides again.
+    form = {name: value for name, value in checked.items()}
+    form.update(
+        seen=soup.select_one("form input[name=seen]")["value"],
+        decision="not_recommended",
+        rationale="The site has been down for three nights.",
+    )
+    response = lead.post(page, form, page=page)
+    assert response.status_code == 302, response.get_data(as_text=True)[:800]
+    assert registry.state_of(resource_id) == "not_recommended"
