@@ -17,7 +17,7 @@ from registry.entries import status, visibility
 from registry.entries.status import caution, latest_checks, latest_reviews, lines, review_overdue
 from registry.entries.visibility import Audience
 from registry.models import Resource
-from registry.review import dashboard
+from registry.review import dashboard, rubric
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
 bp = Blueprint("catalogue", __name__)
@@ -122,6 +122,10 @@ def entry(resource_id: int):
         "entry.html",
         resource=resource,
         review=(review := status.latest_review(session, resource.id)),
+        decisions=(decided := status.decision_history(session, resource.id)),
+        decided_by=decided[0].reviewer if decided else None,
+        rubric_items=rubric.ITEMS,
+        answer_labels=rubric.ANSWERS,
         new_versions=status.reviewed_versions(session, review),
         check=latest_checks(session, [resource.id]).get(resource.id),
         history=(history := status.history(session, resource.id, limit=30)),
@@ -154,6 +158,15 @@ def _no_store_when_signed_in(response):
     return response
 
 
+def _reviewer_name(user) -> str:
+    """Name who decided: to staff by name or email, to the public by name or as a reviewer."""
+    if user is None:
+        return "a registry reviewer"
+    if user.name:
+        return user.name
+    return user.email if current_user.is_authenticated else "a registry reviewer"
+
+
 def init_app(app: Flask) -> None:
     """Register the pages, the error pages and the template helpers."""
     app.register_blueprint(bp)
@@ -165,6 +178,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["reading_band"] = status.reading_band
     app.jinja_env.globals["trackers_in_words"] = status.trackers_in_words
     app.jinja_env.globals["store_upkeep"] = status.store_upkeep
+    app.jinja_env.globals["reviewer_name"] = _reviewer_name
     app.jinja_env.globals["check_lines"] = lines
     app.jinja_env.globals["caution"] = lambda check: caution(
         check, stale_months=current_app.config["REGISTRY_STALE_APP_MONTHS"]

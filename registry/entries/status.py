@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from registry.db import aware, utcnow
 from registry.entries import visibility
-from registry.models import CheckResult, Resource, Review
+from registry.models import CheckResult, Resource, Review, User
 
 
 def latest_reviews(session: Session, ids: list[int]) -> dict[int, Review]:
@@ -351,3 +351,22 @@ def latest_review(session: Session, resource_id: int) -> Review | None:
     return session.exec(
         select(Review).where(Review.resource_id == resource_id).order_by(Review.id.desc())
     ).first()
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One decision on an entry, with who made it."""
+
+    review: Review
+    reviewer: User | None
+
+
+def decision_history(session: Session, resource_id: int) -> list[Decided]:
+    """Return every decision on an entry, newest first, with its reviewer."""
+    rows = session.exec(
+        select(Review, User)
+        .join(User, User.id == Review.reviewer_id, isouter=True)  # type: ignore[arg-type]
+        .where(Review.resource_id == resource_id)
+        .order_by(Review.id.desc())  # type: ignore[union-attr]
+    ).all()
+    return [Decided(review, user) for review, user in rows]

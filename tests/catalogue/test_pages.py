@@ -209,3 +209,39 @@ def test_a_registry_with_nothing_reviewed_shows_everything_marked_unreviewed(cli
     assert {t.get_text(strip=True) for t in soup.select(".registry-status .nhsuk-tag")} == {
         "Not yet reviewed"
     }
+
+
+def test_staff_see_every_decision_newest_first_and_the_public_who_decided_without_an_email(
+    reviewed, session, as_role, people
+):
+    from registry.models import User
+    from registry.review import lifecycle as review
+    from registry.review.rubric import ITEMS
+
+    entry = session.exec(select(Resource).where(Resource.name == "Voices Together")).one()
+    second = session.get(User, people["reviewer2"])
+    second.name = "Sam Second"
+    session.add(second)
+    answers = {item.key: {"answer": "yes", "note": ""} for item in ITEMS}
+    answers["evidence"] = {"answer": "unclear", "note": "Only a pilot."}
+    review.decide(
+        session, entry, user=second, decision=review.Decision("recommended"),
+        rationale="Groups now run online too.", cautions=None, answers=answers,
+    )  # fmt: skip
+    session.commit()
+    path = f"/resources/{entry.id}"
+
+    staff = BeautifulSoup(as_role("clinician").get(path).data, "html.parser")
+    past = staff.select(".registry-past-decision")
+    assert [p.h3.get_text(strip=True) for p in past] == [
+        "Recommended (stands)",
+        "Recommended with cautions",
+    ]
+    assert "Sam Second" in past[0].get_text() and "reviewer@example.org" in past[1].get_text()
+    assert "Groups meet in person too; check times." in past[1].get_text()
+    assert "Unclear: Only a pilot." in past[0].select_one("details").get_text(" ", strip=True)
+
+    public = BeautifulSoup(Web(reviewed.test_client()).get(path).data, "html.parser")
+    assert public.select(".registry-past-decision") == []
+    assert "by Sam Second" in public.select_one(".registry-decided-by").get_text()
+    assert "@example.org" not in public.get_text()
