@@ -26,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_SESSION_MAX_HOURS": 12,  # and after this long in any case
     "REGISTRY_REVIEW_VALID_MONTHS": 12,  # a review's validity; sets the review-due date
     "REGISTRY_REVIEW_DUE_SOON_DAYS": 30,  # reviews due within this many days join the queue
+    # Reviewers a decision needs: 1, or 2 for a panel (a second confirms the first's proposal).
+    "REGISTRY_DECISION_REVIEWERS": 1,
     "REGISTRY_SIGNIN_MAX_FAILURES": 5,  # failed sign-ins to one account before it waits
     "REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS": 20,  # failed sign-ins from one address
     "REGISTRY_SIGNIN_WINDOW_MINUTES": 15,  # the window those are counted in
@@ -56,6 +58,7 @@ _INTEGER_SETTINGS = (
     "REGISTRY_SESSION_MAX_HOURS",
     "REGISTRY_REVIEW_VALID_MONTHS",
     "REGISTRY_REVIEW_DUE_SOON_DAYS",
+    "REGISTRY_DECISION_REVIEWERS",
     "REGISTRY_SIGNIN_MAX_FAILURES",
     "REGISTRY_SIGNIN_MAX_FAILURES_PER_ADDRESS",
     "REGISTRY_SIGNIN_WINDOW_MINUTES",
@@ -106,6 +109,11 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
         raise SettingError(
             "REGISTRY_TRUSTED_PROXIES must be the number of reverse proxies in front, 0 to 5, "
             f"not {app.config['REGISTRY_TRUSTED_PROXIES']}."
+        )
+    if app.config["REGISTRY_DECISION_REVIEWERS"] not in (1, 2):
+        raise SettingError(
+            "REGISTRY_DECISION_REVIEWERS must be 1 (one reviewer decides) or 2 (a second "
+            f"reviewer confirms), not {app.config['REGISTRY_DECISION_REVIEWERS']}."
         )
     _check_public_access(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -125,6 +125,12 @@ class Review(SQLModel, table=True):
     # The check result the reviewer saw beside the rubric, if there was one.
     check_result_id: int | None = Field(default=None, foreign_key="check_result.id")
     supersedes_id: int | None = Field(default=None, foreign_key="review.id")
+    # Which step of a decision this row is (registry.vocab.Stage); only some stages stand.
+    stage: str = Field(
+        default="decision", max_length=20, sa_column_kwargs={"server_default": "decision"}
+    )
+    # The proposal that a confirmation, disagreement, settlement or withdrawal answers.
+    responds_to_id: int | None = Field(default=None, foreign_key="review.id", index=True)
     created_at: datetime = _timestamp()
 
 

@@ -58,6 +58,23 @@ class Decision(StrEnum):
     NOT_RECOMMENDED = "not_recommended"
 
 
+class Stage(StrEnum):
+    """Which step of a decision a review row records (registry/review/panel.py)."""
+
+    DECISION = "decision"  # one reviewer's decision: it stands
+    PROPOSAL = "proposal"  # a first reviewer's, waiting for a second
+    CONFIRMATION = "confirmation"  # a second reviewer agreed: it stands
+    DISAGREEMENT = "disagreement"  # a second reviewer would decide otherwise: a third settles
+    SETTLEMENT = "settlement"  # the third reviewer's decision: it stands
+    WITHDRAWN = "withdrawn"  # the proposal was withdrawn, or its entry retired
+
+
+# The stages whose decision stands, until a later one replaces it.
+STANDING_STAGES = frozenset(
+    {Stage.DECISION.value, Stage.CONFIRMATION.value, Stage.SETTLEMENT.value}
+)
+
+
 class Role(StrEnum):
     CLINICIAN = "clinician"
     REVIEWER = "reviewer"

@@ -3,6 +3,7 @@
 from typing import Any
 
 from checks.report import CONTACTS, STORES
+from registry.api.serialize import REVIEWER_ROLES
 from registry.catalogue.search import COLUMN_FACETS, STATUSES, TAG_FACETS
 from registry.vocab import Audience, Decision, Moderation, State
 
@@ -111,14 +112,56 @@ def _schemas() -> dict[str, Any]:
     }
     decision = {
         "type": "object",
-        "description": "The reviewers' standing decision.",
-        "required": ["decision", "decided_at", "rationale", "cautions", "review_due"],
+        "description": "The reviewers' standing decision (a proposal never is one).",
+        "required": [
+            "status", "decision", "decided_at", "rationale", "cautions", "review_due", "reviewers"
+        ],
         "properties": {
+            "status": {"type": "string", "enum": ["standing"]},
             "decision": {"type": "string", "enum": [d.value for d in Decision]},
             "decided_at": {"type": "string", "format": "date-time"},
             "rationale": {"type": "string"},
             "cautions": _NULLABLE_STRING,
             "review_due": {"type": "string", "format": "date"},
+            "reviewers": {
+                "description": "Who it rests on: one reviewer who decided (or settled a "
+                "disagreement), or a proposer and the second reviewer who confirmed. Named by "
+                "name; to a token's holder, by email when an account has no name.",
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "role"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "role": {"type": "string", "enum": list(REVIEWER_ROLES)},
+                    },
+                },
+            },
+        },
+    }  # fmt: skip
+    step = {
+        "type": "object",
+        "required": ["decision", "at", "by", "rationale", "cautions"],
+        "properties": {
+            "decision": {"type": "string", "enum": [d.value for d in Decision]},
+            "at": {"type": "string", "format": "date-time"},
+            "by": {"type": "string"},
+            "rationale": {"type": "string"},
+            "cautions": _NULLABLE_STRING,
+        },
+    }
+    proposal = {
+        "type": "object",
+        "description": "With a token only: a decision proposed by one reviewer that does not "
+        "stand until a second confirms it; disputed when a second would decide otherwise, until "
+        "a third settles it.",
+        "required": ["status", "awaiting", *step["required"], "disagreement"],
+        "properties": {
+            "status": {"type": "string", "enum": ["proposed", "disputed"]},
+            "awaiting": {"type": "string", "enum": ["second_reviewer", "third_reviewer"]},
+            **step["properties"],
+            "disagreement": {"oneOf": [step, {"type": "null"}]},
         },
     }
 
@@ -159,6 +202,7 @@ def _schemas() -> dict[str, Any]:
             "state": {"type": "string", "enum": [s.value for s in State]},
             "review_due": {"type": ["string", "null"], "format": "date"},
             "decision": {"oneOf": [_ref("Decision"), {"type": "null"}]},
+            "proposal": {"oneOf": [_ref("Proposal"), {"type": "null"}]},
             "latest_check": {"oneOf": [_ref("CheckReport"), {"type": "null"}]},
         },
     }
@@ -172,6 +216,7 @@ def _schemas() -> dict[str, Any]:
     return {
         "Entry": entry,
         "Decision": decision,
+        "Proposal": proposal,
         "CheckReport": report,
         "EntryPage": {
             "type": "object",

@@ -17,7 +17,7 @@ from registry.entries import status, visibility
 from registry.entries.status import caution, latest_checks, latest_reviews, lines, review_overdue
 from registry.entries.visibility import Audience
 from registry.models import Resource
-from registry.review import dashboard, rubric
+from registry.review import dashboard, panel, rubric
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
 bp = Blueprint("catalogue", __name__)
@@ -122,8 +122,11 @@ def entry(resource_id: int):
         "entry.html",
         resource=resource,
         review=(review := status.latest_review(session, resource.id)),
-        decisions=(decided := status.decision_history(session, resource.id)),
-        decided_by=decided[0].reviewer if decided else None,
+        # Reviewers see every step; clinicians the decisions that stood. The card shows the step
+        # that stands, with who it rests on.
+        decisions=(steps := _steps_shown(panel.decision_history(session, resource.id))),
+        standing_step=next((step for step in steps if step.stands), None),
+        waiting=panel.pending(session, resource) if _sees_proposals() else None,
         rubric_items=rubric.ITEMS,
         answer_labels=rubric.ANSWERS,
         new_versions=status.reviewed_versions(session, review),
@@ -133,6 +136,14 @@ def entry(resource_id: int):
         handout=handout_ids(),
         public=visibility.may_open(Audience.PUBLIC, resource),
     )
+
+
+def _sees_proposals() -> bool:
+    return current_user.is_authenticated and current_user.role in panel.SEES_PROPOSALS
+
+
+def _steps_shown(steps: list[panel.Decided]) -> list[panel.Decided]:
+    return steps if _sees_proposals() else [step for step in steps if step.stands]
 
 
 def _not_found(_error):

@@ -114,7 +114,10 @@ def import_command(
 def export_command(fmt: str, recommended_only: bool, output: Path | None) -> None:
     """Write the registry (or its recommended entries) as CSV, JSON or HSDS 3."""
     with open_session() as session:
-        records = exchange.export_records(session, recommended_only=recommended_only)
+        # At the command line, the whole registry is an administrator's: proposals included.
+        records = exchange.export_records(
+            session, recommended_only=recommended_only, proposals=not recommended_only
+        )
     text = exchange.WRITERS[fmt](records)
     if output is None:
         click.echo(text, nl=False)

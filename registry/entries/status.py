@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 
 from registry.db import aware, utcnow
 from registry.entries import visibility
-from registry.models import CheckResult, Resource, Review, User
+from registry.models import CheckResult, Resource, Review
+from registry.vocab import STANDING_STAGES
 
 
 def latest_reviews(session: Session, ids: list[int]) -> dict[int, Review]:
@@ -17,7 +18,7 @@ def latest_reviews(session: Session, ids: list[int]) -> dict[int, Review]:
         return {}
     newest = (
         select(func.max(Review.id))
-        .where(Review.resource_id.in_(ids))  # type: ignore[attr-defined]
+        .where(Review.resource_id.in_(ids), Review.stage.in_(STANDING_STAGES))  # type: ignore[attr-defined]
         .group_by(Review.resource_id)
     )
     return {r.resource_id: r for r in session.exec(select(Review).where(Review.id.in_(newest)))}  # type: ignore[union-attr]
@@ -347,26 +348,9 @@ def history(session: Session, resource_id: int, limit: int = 30) -> list[CheckRe
 
 
 def latest_review(session: Session, resource_id: int) -> Review | None:
-    """Return the review that stands for an entry now."""
+    """Return the review that stands for an entry now (a proposal waiting never does)."""
     return session.exec(
-        select(Review).where(Review.resource_id == resource_id).order_by(Review.id.desc())
-    ).first()
-
-
-@dataclass(frozen=True)
-class Decided:
-    """One decision on an entry, with who made it."""
-
-    review: Review
-    reviewer: User | None
-
-
-def decision_history(session: Session, resource_id: int) -> list[Decided]:
-    """Return every decision on an entry, newest first, with its reviewer."""
-    rows = session.exec(
-        select(Review, User)
-        .join(User, User.id == Review.reviewer_id, isouter=True)  # type: ignore[arg-type]
-        .where(Review.resource_id == resource_id)
+        select(Review)
+        .where(Review.resource_id == resource_id, Review.stage.in_(STANDING_STAGES))  # type: ignore[attr-defined]
         .order_by(Review.id.desc())  # type: ignore[union-attr]
-    ).all()
-    return [Decided(review, user) for review, user in rows]
+    ).first()

@@ -11,20 +11,22 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from registry import audit
+from registry.api.serialize import proposal_json, reviewer_name
 from registry.db import utcnow
 from registry.entries import visibility
 from registry.entries.schemas import CSV_COLUMNS, LIST_FIELDS, ResourceCreate
 from registry.entries.services import apply_facts, create_resource, find_by_url, snapshot
-from registry.entries.status import latest_checks
+from registry.entries.status import latest_checks, latest_reviews
 from registry.exchange import hsds
 from registry.exchange.seed import RowError, parse_csv, validate_records
 from registry.models import Resource, User
 from registry.review import lifecycle as review
+from registry.review import panel
 from registry.vocab import label
 
 FORMATS = ("csv", "json", "hsds")
 # Written by export for people to read; an import never sets them.
-READ_ONLY = ("id", "state", "decision", "review_due", "latest_check")
+READ_ONLY = ("id", "state", "decision", "decided_by", "proposal", "review_due", "latest_check")
 _SPREADSHEETS = (".xlsx", ".xls", ".ods", ".numbers")
 
 Rows = list[tuple[int, ResourceCreate]]
@@ -232,17 +234,25 @@ def apply(
 # Exporting -------------------------------------------------------------------------------------
 
 
-def export_records(session: Session, *, recommended_only: bool = False) -> list[dict[str, Any]]:
+def export_records(
+    session: Session, *, recommended_only: bool = False, proposals: bool = False
+) -> list[dict[str, Any]]:
     """Return every entry, or what the public sees by default, as the JSON shape of DESIGN.md.
 
     recommended_only gives the entries whose standing decision recommends them, also those under
-    re-review (registry/entries/visibility.py): the registry's open data.
+    re-review (registry/entries/visibility.py): the registry's open data. proposals (for
+    reviewers) adds each entry's decision proposed and waiting (registry/review/panel.py).
     """
     query = select(Resource).order_by(Resource.id)
     if recommended_only:
         query = query.where(visibility.where(visibility.public_default_rule))
     resources = session.exec(query).all()
-    checks = latest_checks(session, [r.id for r in resources])
+    ids = [r.id for r in resources]
+    checks = latest_checks(session, ids)
+    # Who each standing decision rests on; the whole registry (staff's) also has what waits.
+    steps = panel.standing_many(session, latest_reviews(session, ids))
+    waiting = panel.pending_many(session, list(resources)) if proposals else {}
+    people = panel.people_of(session, waiting.values())
     records = []
     for resource in resources:
         facts = snapshot(resource)
@@ -255,6 +265,12 @@ def export_records(session: Session, *, recommended_only: bool = False) -> list[
             review_due=resource.review_due.isoformat() if resource.review_due else None,
             latest_check=check.report if check else None,
         )
+        step = steps.get(resource.id)
+        record["decided_by"] = [
+            reviewer_name(user, staff=not recommended_only) for user in step.deciders
+        ] if step else []  # fmt: skip
+        if proposals:
+            record["proposal"] = proposal_json(waiting.get(resource.id), people)
         records.append(record)
     return records
 

@@ -6,6 +6,7 @@ from flask_login import current_user
 from registry.accounts.auth import login_manager
 from registry.db import get_session
 from registry.exchange import services as exchange
+from registry.review import panel
 
 bp = Blueprint("exchange", __name__)
 
@@ -20,7 +21,10 @@ def _download(fmt: str) -> Response:
     everything = request.args.get("all") == "1"
     if everything and not current_user.is_authenticated:
         return login_manager.unauthorized()  # the whole registry is for staff (visibility policy)
-    records = exchange.export_records(get_session(), recommended_only=not everything)
+    proposals = everything and current_user.role in panel.SEES_PROPOSALS
+    records = exchange.export_records(
+        get_session(), recommended_only=not everything, proposals=proposals
+    )
     mimetype, filename = _DOWNLOADS[fmt]
     if everything:
         filename = filename.replace("registry", "registry-all", 1)

@@ -16,8 +16,8 @@ from registry.entries.forms import FIELD_LABELS
 from registry.entries.schemas import ResourceCreate
 from registry.entries.services import apply_facts, create_resource, find_by_url, snapshot
 from registry.models import AuditEvent, CheckResult, ProblemReport, Resource, Review, User
-from registry.review import rubric
-from registry.vocab import Decision, ReportStatus, Role, State, label
+from registry.review import panel, rubric
+from registry.vocab import STANDING_STAGES, Decision, ReportStatus, Role, Stage, State, label
 
 DECIDED = {State.RECOMMENDED, State.RECOMMENDED_WITH_CAUTIONS, State.NOT_RECOMMENDED}
 
@@ -207,6 +207,16 @@ def _field(name: str) -> str:
     return _IN_PROSE.get(name) or FIELD_LABELS.get(name, name.replace("_", " ")).lower()
 
 
+# How each step of a decision is told (audit actions, and the stage of a "reviewed").
+_STEPS = {
+    "reviewed": "Recorded a decision",
+    "proposed": "Proposed a decision, for a second reviewer to confirm",
+    "disagreed": "Disagreed with the proposal, for a third reviewer to settle; would decide",
+    Stage.CONFIRMATION.value: "Confirmed the proposed decision",
+    Stage.SETTLEMENT.value: "Settled the disagreement with a decision",
+}
+
+
 def happening(event: AuditEvent, people: dict[int, User]) -> Happening:
     if event.actor_id is not None:
         user = people.get(event.actor_id)
@@ -218,10 +228,15 @@ def happening(event: AuditEvent, people: dict[int, User]) -> Happening:
     if event.action == "state_changed" and "state" in changes:
         old, new = changes["state"]
         what = f"Moved it from {_value('state', old)} to {_value('state', new)}. {reason}"
-    elif event.action == "reviewed":
+    elif event.action in _STEPS:
         decision = (changes.get("decision") or [None, None])[1]
         rationale = _sentence(reason.split(": ", 1)[-1])
-        what = f"Recorded a decision, {_value('decision', decision)}. {rationale}"
+        step = _STEPS[event.action]
+        if event.action == "reviewed":
+            step = _STEPS.get((changes.get("stage") or [None, None])[1], step)
+        what = f"{step}, {_value('decision', decision)}. {rationale}"
+    elif event.action == "proposal_withdrawn":
+        what = f"Withdrew the proposed decision. {_sentence(reason.split(': ', 1)[-1])}"
     elif event.action == "edited":
         fields = "; ".join(
             f"{_field(name)} from {_value(name, pair[0])} to {_value(name, pair[1])}"
@@ -349,17 +364,29 @@ def decide(
     cautions: str | None,
     answers: dict[str, dict[str, str]],
     validity_months: int = 12,
+    reviewers: int = 1,
     today: date | None = None,
     seen: Seen | None = None,
 ) -> Review:
-    """Record a reviewer's decision; it supersedes the last review and sets the review-due date.
+    """Record a reviewer's decision, or their step of a two-person one (registry/review/panel.py).
 
-    With `seen` (what the reviewer's page showed), raise ChangedMeanwhile if the entry changed.
+    A decision that stands supersedes the last, sets the review-due date and moves the entry; a
+    proposal or a disagreement changes neither, and waits. With `seen` (what the reviewer's
+    page showed), raise ChangedMeanwhile if the entry changed.
     """
     if user.role not in (Role.REVIEWER, Role.ADMIN):
         raise LifecycleError("Only reviewers can record a decision.")
     if resource.suggested_by_id is not None and resource.suggested_by_id == user.id:
         raise NotIndependent("You suggested this resource, so another reviewer must decide on it.")
+    waiting = panel.pending(session, resource)
+    if waiting is not None and user.id == waiting.proposal.reviewer_id:
+        raise NotIndependent(
+            "You proposed the decision waiting on this entry, so another reviewer must confirm it."
+        )
+    if waiting is not None and waiting.disagreement and user.id == waiting.disagreement.reviewer_id:
+        raise NotIndependent(
+            "You disagreed with the proposal on this entry, so a third reviewer settles it."
+        )
     require_unchanged(session, resource, seen)
     if not rationale or not rationale.strip():
         raise LifecycleError("Give the rationale for the decision: clinicians will read it.")
@@ -369,11 +396,16 @@ def decide(
         checked = rubric.validate(answers, is_forum=resource.kind == "forum")
     except rubric.RubricError as exc:
         raise LifecycleError(str(exc)) from None
+    stage = panel.stage_of(waiting, decision.value, reviewers=reviewers)
+    if stage == Stage.DISAGREEMENT and waiting and rationale.strip() == waiting.proposal.rationale:
+        raise LifecycleError(
+            "Say in your own words why you would decide otherwise: the third reviewer reads both "
+            "rationales."
+        )
 
     today = today or utcnow().date()
     valid_until = _add_months(today, validity_months)
     previous = status.latest_review(session, resource.id)
-
     # The newest result by id, not by time: ids follow the order results were stored in,
     # whatever the clocks of the processes that stored them said.
     latest_check = status.latest_result(session, resource.id)
@@ -387,19 +419,28 @@ def decide(
         valid_until=valid_until,
         check_result_id=latest_check.id if latest_check else None,
         supersedes_id=previous.id if previous else None,
+        stage=stage.value,
+        responds_to_id=waiting.proposal.id if waiting else None,
     )
     session.add(review)
     session.flush()
+    if stage.value not in STANDING_STAGES:
+        _record_step(session, resource, review, waiting, user=user)
+        return review
     before = {"decision": resource.decision, "review_due": resource.review_due}
     resource.decision = decision.value
     resource.decided_at = utcnow()
     resource.review_due = valid_until
+    changes = audit.diff(before, {"decision": resource.decision, "review_due": valid_until})
+    if waiting is not None:
+        changes["stage"] = [None, stage.value]
+        changes["answers"] = [None, waiting.proposal.id]
     audit.record(
         session,
         entity="resource",
         entity_id=resource.id,
         action="reviewed",
-        changes=audit.diff(before, {"decision": resource.decision, "review_due": valid_until}),
+        changes=changes,
         reason=f"review {review.id}: {review.rationale}",
         actor_id=user.id,
     )
@@ -411,6 +452,64 @@ def decide(
         user=user,
     )
     return review
+
+
+def _record_step(
+    session: Session,
+    resource: Resource,
+    review: Review,
+    waiting: panel.Pending | None,
+    *,
+    user: User,
+) -> None:
+    """Audit a proposal or a disagreement: it changes no decision, and the entry stays put."""
+    action = "proposed" if review.stage == Stage.PROPOSAL else "disagreed"
+    changes: dict[str, list[Any]] = {"decision": [None, review.decision]}
+    if waiting is not None:
+        changes["answers"] = [None, waiting.proposal.id]
+    audit.record(
+        session,
+        entity="resource",
+        entity_id=resource.id,
+        action=action,
+        changes=changes,
+        reason=f"review {review.id}: {review.rationale}",
+        actor_id=user.id,
+    )
+
+
+def withdraw_proposal(
+    session: Session, resource: Resource, *, user: User, reason: str, seen: Seen | None = None
+) -> Review:
+    """Withdraw the proposal waiting on an entry: only its proposer may, with a reason."""
+    waiting = panel.pending(session, resource)
+    if waiting is None:
+        raise LifecycleError("No proposed decision is waiting on this entry.")
+    if user.id != waiting.proposal.reviewer_id:
+        raise LifecycleError("Only the reviewer who proposed a decision can withdraw it.")
+    require_unchanged(session, resource, seen)
+    if not reason or not reason.strip():
+        raise LifecycleError("Say why you are withdrawing the proposal.")
+    return _close_proposal(session, resource, waiting, user=user, reason=reason.strip())
+
+
+def _close_proposal(
+    session: Session, resource: Resource, waiting: panel.Pending, *, user: User, reason: str
+) -> Review:
+    proposal = waiting.proposal
+    closing = Review(
+        resource_id=resource.id, reviewer_id=user.id, decision=proposal.decision,
+        rationale=reason, rubric={}, valid_until=proposal.valid_until,
+        stage=Stage.WITHDRAWN.value, responds_to_id=proposal.id,
+    )  # fmt: skip
+    session.add(closing)
+    session.flush()
+    audit.record(
+        session, entity="resource", entity_id=resource.id, action="proposal_withdrawn",
+        changes={"answers": [None, proposal.id]}, reason=f"review {closing.id}: {reason}",
+        actor_id=user.id,
+    )  # fmt: skip
+    return closing
 
 
 def edit(
@@ -459,7 +558,12 @@ def retire(
 ) -> None:
     """Retire an entry that is gone for good; it keeps its history."""
     require_unchanged(session, resource, seen)
+    waiting = panel.pending(session, resource)
     change_state(session, resource, State.RETIRED, reason=reason, user=user)
+    if waiting is not None:  # a retired entry is not decided on: its proposal lapses
+        _close_proposal(
+            session, resource, waiting, user=user, reason=f"The entry was retired: {reason.strip()}"
+        )
 
 
 def reinstate(

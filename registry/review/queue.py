@@ -7,9 +7,10 @@ from sqlmodel import Session, or_, select
 
 from registry.db import utcnow
 from registry.entries import status
-from registry.models import AuditEvent, CheckResult, ProblemReport, Resource
+from registry.models import AuditEvent, CheckResult, ProblemReport, Resource, Review
+from registry.review import panel
 from registry.review.lifecycle import DECIDED, REPORT_REASONS
-from registry.vocab import ReportStatus, State
+from registry.vocab import ReportStatus, Stage, State, label
 
 KINDS: dict[str, str] = {
     "suggestion": "New suggestions",
@@ -17,6 +18,8 @@ KINDS: dict[str, str] = {
     "report": "Reports from clinicians",
     "due": "Reviews coming due",
     "version": "New version since review",
+    "panel": "Awaiting a second reviewer",
+    "dispute": "Disagreements to settle",
 }
 
 
@@ -51,10 +54,16 @@ def build(
     kind: str | None = None,
     due_within_days: int = 30,
     today: date | None = None,
+    viewer_id: int | None = None,
 ) -> list[QueueItem]:
-    """Return the queue, oldest first, optionally only one kind of item."""
+    """Return the queue as viewer sees it, oldest first, optionally only one kind of item.
+
+    An entry with a proposal waiting is listed once, as awaiting a second (or third) reviewer,
+    and not to those who may not answer it: its proposer, who disagreed, its suggester.
+    """
     today = today or utcnow().date()
     items: list[QueueItem] = []
+    waiting = _waiting(session)
     if kind in (None, "suggestion"):
         for resource in session.exec(
             select(Resource).where(
@@ -107,7 +116,36 @@ def build(
             )
     if kind in (None, "version"):
         items += _new_versions(session)
+    # Reports are closed one by one; every other item of an entry with a proposal is the proposal.
+    items = [i for i in items if i.kind == "report" or i.resource.id not in waiting]
+    items += [
+        item
+        for resource, pending in waiting.values()
+        if viewer_id is None
+        or (viewer_id not in pending.barred() and viewer_id != resource.suggested_by_id)
+        if kind in (None, (item := _awaiting(resource, pending)).kind)
+    ]
     return sorted(items, key=lambda item: (item.sort_key, item.resource.id))
+
+
+def _waiting(session: Session) -> dict[int, tuple[Resource, panel.Pending]]:
+    """Return every entry with a proposal waiting, and the proposal."""
+    proposed = session.exec(
+        select(Resource).where(
+            Resource.id.in_(select(Review.resource_id).where(Review.stage == Stage.PROPOSAL.value))  # type: ignore[union-attr]
+        )
+    ).all()
+    pending = panel.pending_many(session, list(proposed))
+    return {r.id: (r, pending[r.id]) for r in proposed if r.id in pending}  # type: ignore[misc]
+
+
+def _awaiting(resource: Resource, pending: panel.Pending) -> QueueItem:
+    proposed = f"proposed {label(pending.proposal.decision).lower()}"
+    if pending.disagreement is None:
+        return QueueItem("panel", resource, pending.proposal.created_at, proposed.capitalize())
+    other = label(pending.disagreement.decision).lower()
+    why = f"One reviewer {proposed}, a second would decide {other}: a third settles it"
+    return QueueItem("dispute", resource, pending.disagreement.created_at, why)
 
 
 def _new_versions(session: Session) -> list[QueueItem]:

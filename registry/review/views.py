@@ -10,10 +10,10 @@ from registry.entries import policy
 from registry.entries.forms import CHOICES, FIELD_LABELS, resource_values, validate_resource
 from registry.entries.status import latest_result, latest_review
 from registry.models import CheckResult, ProblemReport, Resource
-from registry.review import dashboard, queue, rereview, rubric
+from registry.review import dashboard, panel, queue, rereview, rubric
 from registry.review import lifecycle as review
 from registry.review.lifecycle import EditConflict, LifecycleError, Seen
-from registry.vocab import Decision, Role
+from registry.vocab import Decision, Role, Stage
 
 bp = Blueprint("review", __name__)
 
@@ -50,6 +50,7 @@ def queue_page():
         get_session(),
         kind=kind,
         due_within_days=current_app.config["REGISTRY_REVIEW_DUE_SOON_DAYS"],
+        viewer_id=current_user.id,
     )
     return render_template("review/queue.html", items=items, kind=kind, kinds=queue.KINDS)
 
@@ -69,20 +70,31 @@ def _review_page(
 ):
     db = get_session()
     previous = latest_review(db, resource.id)
-    # A re-review opens with the last decision's answers, for the reviewer to confirm or change.
-    prefilled = answers is None and previous is not None
+    waiting = panel.pending(db, resource)
+    # A re-review opens with the last decision's answers, for the reviewer to confirm or change;
+    # a second reviewer's form opens with the proposal's, and its decision, rationale and cautions.
+    basis = waiting.proposal if waiting else previous
+    prefilled = answers is None and basis is not None
+    if form is None and waiting is not None and waiting.disagreement is None:
+        proposal = waiting.proposal
+        form = {"decision": proposal.decision, "rationale": proposal.rationale,
+                "cautions": proposal.cautions or ""}  # fmt: skip
     return render_template(
         "review/review.html",
         resource=resource,
         items=rubric.ITEMS,
         answer_labels=rubric.ANSWERS,
-        answers=(previous.rubric if prefilled else answers) or {},
+        answers=(basis.rubric if prefilled else answers) or {},
         prefilled=prefilled,
         since=rereview.since_decision(db, resource, previous) if previous else None,
         form=form or {},
         decisions=list(Decision),
         latest_check=_latest_check(resource.id),
         previous=previous,
+        waiting=waiting,
+        waiting_steps=panel.decision_history(db, resource.id) if waiting else [],
+        barred=waiting is not None and current_user.id in waiting.barred(),
+        panel_size=current_app.config["REGISTRY_DECISION_REVIEWERS"],
         # What the policy lost and gained since the check the last decision saw.
         policy_diff=policy.changes(
             db, resource.id, after_result_id=(previous.check_result_id or 0) if previous else 0
@@ -93,6 +105,18 @@ def _review_page(
         suggested_by=review.suggested_by(db, resource),
         self_suggested=resource.suggested_by_id == current_user.id,
     ), status
+
+
+# What a reviewer is told when their step is recorded, by the step it was.
+_RECORDED = {
+    Stage.DECISION: "Your decision on “{name}” has been recorded.",
+    Stage.PROPOSAL: "Your decision on “{name}” is proposed: it stands when a second reviewer "
+    "confirms it.",
+    Stage.CONFIRMATION: "You confirmed the decision on “{name}”: it now stands.",
+    Stage.DISAGREEMENT: "Your disagreement on “{name}” is recorded beside the proposal: a third "
+    "reviewer settles it.",
+    Stage.SETTLEMENT: "Your decision settles the disagreement on “{name}”: it now stands.",
+}
 
 
 @bp.get("/resources/<id:resource_id>/review")
@@ -122,12 +146,14 @@ def review_post(resource_id: int):
             status=400,
         )  # fmt: skip
     try:
-        conflict = review.commit_unless_changed(db, resource, seen, lambda: review.decide(
+        recorded: list = []  # the step decide() recorded, to say what it was
+        step = lambda: recorded.append(review.decide(  # noqa: E731
             db, resource, user=signed_in_user(), decision=decision,
             rationale=request.form.get("rationale", ""), cautions=request.form.get("cautions", ""),
             answers=answers, validity_months=current_app.config["REGISTRY_REVIEW_VALID_MONTHS"],
-            seen=seen,
+            reviewers=current_app.config["REGISTRY_DECISION_REVIEWERS"], seen=seen,
         ))  # fmt: skip
+        conflict = review.commit_unless_changed(db, resource, seen, step)
     except LifecycleError as exc:
         db.rollback()
         status = 403 if isinstance(exc, review.NotIndependent) else 400
@@ -138,8 +164,30 @@ def review_post(resource_id: int):
         return _review_page(
             resource, answers=answers, form=request.form, conflict=conflict, status=409
         )
-    flash(f"Your decision on “{resource.name}” has been recorded.")
+    flash(_RECORDED[Stage(recorded[0].stage)].format(name=resource.name))
     return redirect(url_for("review.queue_page"))
+
+
+@bp.post("/resources/<id:resource_id>/withdraw-proposal")
+@roles_required(Role.REVIEWER)
+def withdraw_proposal(resource_id: int):
+    resource = get_or_404(Resource, resource_id)
+    db = get_session()
+    seen, reason = _seen(), request.form.get("reason", "")
+    try:
+        conflict = review.commit_unless_changed(
+            db, resource, seen,
+            lambda: review.withdraw_proposal(
+                db, resource, user=signed_in_user(), reason=reason, seen=seen
+            ),
+        )  # fmt: skip
+    except LifecycleError as exc:
+        db.rollback()
+        return _review_page(resource, error=str(exc), status=400)
+    if conflict is not None:
+        return _review_page(resource, conflict=conflict, status=409)
+    flash(f"Your proposed decision on “{resource.name}” has been withdrawn.")
+    return redirect(url_for("review.review_page", resource_id=resource.id))
 
 
 @bp.post("/resources/<id:resource_id>/start-review")

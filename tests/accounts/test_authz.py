@@ -48,6 +48,7 @@ RULES = {
     "review.edit": REVIEWER,
     "review.edit_post": REVIEWER,
     "review.retire": REVIEWER,
+    "review.withdraw_proposal": REVIEWER,
     "review.reinstate": REVIEWER,
     "review.close_report": REVIEWER,
     "handout.view": ANYONE,

@@ -290,3 +290,46 @@ def test_a_reviewer_re_reviews_an_entry_a_failing_check_raised_from_the_prefille
     page.get_by_role("button", name="Record decision").click()
     expect(page.locator(".registry-flash")).to_contain_text("has been recorded")
     axe(page)
+
+
+def test_two_reviewers_decide_together_the_second_confirming_the_first_ones_proposal(
+    live_server, reviewed, browser, page, axe
+):
+    reviewed.config["REGISTRY_DECISION_REVIEWERS"] = 2
+    base = live_server
+    _sign_in(page, base, "reviewer@example.org")
+    page.goto(f"{base}/review?kind=suggestion")
+    page.get_by_role("link", name="Review Bipolar Peer Forum").click()
+    expect(page.locator(".registry-panel-note")).to_contain_text("a second reviewer confirms it")
+    for group in page.locator(".registry-rubric-item fieldset").all():
+        group.get_by_label("Yes").check()
+    page.get_by_role("radio", name="Recommended", exact=True).check()
+    page.get_by_label("Rationale").fill("Moderated by trained staff; clear house rules.")
+    page.get_by_role("button", name="Propose decision").click()
+    expect(page.locator(".registry-flash")).to_contain_text("stands when a second reviewer")
+    expect(page.locator(".registry-queue-item", has_text="Bipolar Peer Forum")).to_have_count(0)
+    axe(page)
+
+    second = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    _sign_in(second, base, "second.reviewer@example.org")
+    second.goto(f"{base}/review?kind=panel")
+    row = second.locator(".registry-queue-item", has_text="Bipolar Peer Forum")
+    expect(row).to_contain_text("Awaiting a second reviewer: Proposed recommended")
+    axe(second)
+    row.get_by_role("link", name=re.compile(r"^Review")).click()
+    expect(second.locator(".registry-step--proposal")).to_contain_text("Recommended")
+    expect(second.get_by_role("radio", name="Recommended", exact=True)).to_be_checked()
+    expect(second.get_by_label("Rationale")).to_have_value(
+        "Moderated by trained staff; clear house rules."
+    )
+    axe(second)
+    second.get_by_role("button", name="Record your decision").click()
+    expect(second.locator(".registry-flash")).to_contain_text("it now stands")
+    second.goto(f"{base}/?q=bipolar+forum")
+    expect(second.locator(".registry-result .nhsuk-tag").first).to_have_text("Recommended")
+    second.get_by_role("link", name="Bipolar Peer Forum", exact=True).click()
+    expect(second.locator(".registry-decided-by")).to_contain_text(
+        "by reviewer@example.org, who proposed it, and second.reviewer@example.org, who confirmed it"
+    )
+    axe(second)
+    second.context.close()

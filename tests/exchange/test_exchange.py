@@ -111,13 +111,18 @@ def test_json_export_carries_the_design_fields_and_the_review_and_latest_check(r
 
     assert len(entries) == 4
     for entry in entries:
-        assert set(entry) == {"id", *CSV_COLUMNS, "state", "decision", "review_due", "latest_check"}
+        assert set(entry) == {
+            "id", *CSV_COLUMNS, "state", "decision", "decided_by", "proposal", "review_due",
+            "latest_check",
+        }  # fmt: skip
     mood = next(e for e in entries if e["name"] == "Mood Diary App")
     assert mood["state"] == mood["decision"] == "recommended"
+    assert mood["decided_by"] == ["reviewer@example.org"] and mood["proposal"] is None
     assert mood["review_due"] and mood["latest_check"] == report
     assert mood["works_offline"] is True and sorted(mood["platforms"]) == ["android", "ios"]
     unreviewed = next(e for e in entries if e["name"] == "Bipolar Peer Forum")
     assert unreviewed["decision"] is None and unreviewed["latest_check"] is None
+    assert unreviewed["decided_by"] == []
 
 
 def test_recommended_only_export_leaves_out_undecided_and_not_recommended(reviewed):
