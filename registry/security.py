@@ -1,4 +1,7 @@
-"""Security headers on every response, and cookies that are Secure whenever the request was."""
+"""Security headers on every response, Secure cookies over HTTPS, and one guard for redirects."""
+
+import unicodedata
+from urllib.parse import unquote
 
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
@@ -27,6 +30,51 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+# A redirect target longer than this is refused: nothing the registry links to comes close.
+MAX_TARGET_LENGTH = 2000
+# Percent-decoding more often than this without the target settling is refused outright.
+_DECODINGS = 4
+
+
+def _stays_on_this_site(spelling: str) -> bool:
+    """Return whether one spelling of a target is a plain path on this site."""
+    for form in (spelling, unicodedata.normalize("NFKC", spelling)):
+        if not form.startswith("/") or form[1:2] in ("/", "\\"):
+            return False  # a scheme, a relative path, or "//host" and "/\\host", which leave
+        if "\\" in form or any(unicodedata.category(ch).startswith("C") for ch in form):
+            return False  # browsers read "\\" as "/" and drop tabs and newlines: "/\t/host"
+        path = form.split("?", 1)[0].split("#", 1)[0]
+        if any(segment in (".", "..") for segment in path.split("/")):
+            return False  # "/../" could climb into "//host" once resolved
+    return True
+
+
+def safe_target(target: str | None, *, default: str) -> str:
+    """Return target if it is a path on this site, in every spelling of it, else default.
+
+    The one guard for every next/back redirect. Its own rule, not Werkzeug's quoting: plain
+    printable ASCII, starting with one "/", never "//" or "/\\", no backslash, control character
+    or dot segment, and the same again after each round of percent-decoding ("%2F%2Fhost",
+    "%5C") and Unicode compatibility folding ("／／host").
+    """
+    if not target or len(target) > MAX_TARGET_LENGTH:
+        return default
+    if not all("!" <= ch <= "~" for ch in target):
+        return default  # spaces, tabs, newlines and anything outside printable ASCII
+    spelling = target
+    for _ in range(_DECODINGS):
+        if not _stays_on_this_site(spelling):
+            return default
+        try:
+            decoded = unquote(spelling, errors="strict")
+        except UnicodeDecodeError:
+            return default  # percent-encoded bytes that are not text
+        if decoded == spelling:
+            return target
+        spelling = decoded
+    return default  # still decoding: no link of the registry's is encoded that deep
 
 
 class _SessionInterface(SecureCookieSessionInterface):

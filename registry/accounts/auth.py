@@ -3,7 +3,6 @@
 from datetime import timedelta
 from functools import wraps
 from time import time
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -25,6 +24,7 @@ from registry.accounts import throttle
 from registry.db import get_session
 from registry.entries.visibility import Audience, audience
 from registry.models import User
+from registry.security import safe_target
 from registry.vocab import Role
 
 bp = Blueprint("auth", __name__)
@@ -120,11 +120,7 @@ def roles_required(*roles: Role):
 
 def _safe_next(target: str | None) -> str:
     """Return target if it is a path on this site, else the catalogue."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("catalogue.index")
+    return safe_target(target, default=url_for("catalogue.index"))
 
 
 @bp.get("/sign-in")

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from registry.db import aware, utcnow
@@ -50,3 +50,15 @@ def wait_seconds(
 def record(session: Session, *, account: str, address: str, succeeded: bool) -> None:
     """Keep one attempt; the caller commits."""
     session.add(SignInAttempt(account=account[:254], address=address[:64], succeeded=succeeded))
+
+
+def prune(session: Session, *, window: timedelta, now: datetime | None = None) -> int:
+    """Remove the attempts older than the window, which no limit counts any more; commit.
+
+    Return how many were removed. A success older than the window no longer matters either:
+    wait_seconds counts from the later of the two.
+    """
+    cutoff = (now or utcnow()) - window
+    removed = session.exec(delete(SignInAttempt).where(SignInAttempt.at < cutoff))  # type: ignore[call-overload, arg-type]
+    session.commit()
+    return removed.rowcount or 0

@@ -14,8 +14,16 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from registry import migrate
-from registry.backup._common import BACKENDS, BackupError, Summary, _connected, _count, backend_of
+from registry import audit, migrate
+from registry.backup._common import (
+    BACKENDS,
+    COUNTED,
+    BackupError,
+    Summary,
+    _connected,
+    _count,
+    backend_of,
+)
 from registry.backup.postgresql import (
     PG_DUMP_MAGIC,
     _pg_backup_revision,
@@ -128,15 +136,39 @@ def _move_search_version_past(engine: Engine, seen: int) -> None:
         )
 
 
+def _counts_before(engine: Engine) -> dict[str, int | None]:
+    """Count what the database holds before a restore; None for each when it has no registry."""
+    try:
+        with engine.connect() as connection:
+            return dict(_count(connection))
+    except DBAPIError:  # an empty database: no tables yet
+        return dict.fromkeys(COUNTED)
+
+
+def _record_restore(engine: Engine, source: Path, before: dict, after: dict) -> None:
+    """Leave an audit entry in the restored database: from which file, and what it replaced.
+
+    Restoring an older backup takes away the history written since: this entry is its trace.
+    """
+    with engine.begin() as connection:
+        audit.append(
+            connection, entity="database", entity_id=0, action="restored",
+            actor_label="registry restore",
+            reason=f"restored from the backup {source.name}",
+            changes={name: [before[name], after[name]] for name in after},
+        )  # fmt: skip
+
+
 def restore(url: str, source: Path) -> Summary:
     """Replace the contents of the database at url with the backup at source.
 
     The database is checked and left untouched if the backup is not one for it; afterwards it
-    is migrated to this code's schema.
+    is migrated to this code's schema, and an audit entry records the restore.
     """
     check(url, source)
     with _connected(url) as engine:
         seen = _search_version(engine)
+        before = _counts_before(engine)
         if backend_of(url) == "sqlite":
             _sqlite_restore(url, source)
         else:
@@ -146,5 +178,6 @@ def restore(url: str, source: Path) -> Summary:
         _move_search_version_past(engine, seen)
         with engine.connect() as connection:
             counts = _count(connection)
+        _record_restore(engine, source, before, counts)
         revision = migrate.current_revision(engine) or ""
     return Summary(source, source.stat().st_size, revision, counts)

@@ -20,6 +20,7 @@ from registry.db import get_session, utcnow
 from registry.entries import visibility
 from registry.entries.status import caution, latest_checks, latest_reviews, listed_store_urls
 from registry.models import Resource
+from registry.security import safe_target
 from registry.vocab import State
 
 bp = Blueprint("handout", __name__, url_prefix="/handout")
@@ -101,12 +102,8 @@ def qr_svg(url: str) -> Markup:
 
 
 def _back() -> str:
-    target = request.form.get("back", "")
-    return (
-        target
-        if target.startswith("/") and not target.startswith("//")
-        else url_for("handout.view")
-    )
+    """Return the page the form came from, if it is on this site, else the handout."""
+    return safe_target(request.form.get("back"), default=url_for("handout.view"))
 
 
 @bp.post("/add")

@@ -168,6 +168,7 @@ def check(resource_id: int | None, no_progress: bool) -> None:
             )
             return
         _summary(outcome.run, time.monotonic() - started)
+    click.echo(f"Housekeeping: {outcome.housekeeping()}.")
     if outcome.mailed:
         click.echo(f"Sent the reviewers' digest to {outcome.mailed} people.")
     if outcome.mail_error:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from registry.db import utcnow
 from registry.entries.schemas import CSV_COLUMNS, ResourceCreate, field_errors, url_key
 from registry.entries.services import create_resource, find_by_url
+from registry.exchange import cells
 from registry.models import Meta
 
 SEED_MARKER = "seed_loaded_at"
@@ -70,10 +71,15 @@ def parse_csv(text: str) -> tuple[list[tuple[int, ResourceCreate]], list[RowErro
             if None in record:
                 errors.append(RowError(reader.line_num, "row", "has more fields than the header"))
                 continue
-            yield reader.line_num, record
+            yield reader.line_num, _restored(record)
 
     rows, row_errors = validate_records(records())
     return rows, sorted(errors + row_errors, key=lambda error: error.line)
+
+
+def _restored(record: dict[str, Any]) -> dict[str, Any]:
+    """Give back the cells export neutralised for spreadsheets as they were (exchange/cells.py)."""
+    return {k: cells.restore(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 def validate_records(

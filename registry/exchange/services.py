@@ -17,7 +17,7 @@ from registry.entries import visibility
 from registry.entries.schemas import CSV_COLUMNS, LIST_FIELDS, ResourceCreate
 from registry.entries.services import apply_facts, create_resource, find_by_url, snapshot
 from registry.entries.status import latest_checks, latest_reviews
-from registry.exchange import hsds
+from registry.exchange import cells, hsds
 from registry.exchange.seed import RowError, parse_csv, validate_records
 from registry.models import Resource, User
 from registry.review import lifecycle as review
@@ -276,15 +276,18 @@ def export_records(
 
 
 def _cell(value: Any) -> str:
+    """Return value as a CSV cell that a spreadsheet opens as text, never as a formula."""
     if isinstance(value, list):
-        return ";".join(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
+        text = ";".join(value)
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    else:
+        text = "" if value is None else str(value)
+    return cells.neutralise(text)
 
 
 def write_csv(records: list[dict[str, Any]]) -> str:
-    """Return records as the CSV shape of DESIGN.md."""
+    """Return records as the CSV shape of DESIGN.md, every formula-like cell neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)

@@ -31,7 +31,11 @@ def _download(fmt: str) -> Response:
     return Response(
         exchange.WRITERS[fmt](records),
         content_type=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            # A file to save, never a page: no browser renders or sniffs it as HTML or script.
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

@@ -13,9 +13,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import checks
+from registry.accounts import throttle
 from registry.config import make_trigger
 from registry.db import aware, get_engine, utcnow
 from registry.jobs import checkrun, digest
@@ -33,11 +35,21 @@ SINCE_KEY = "check_schedule_since"
 
 @dataclass
 class JobResult:
-    """A finished run and what became of its digest."""
+    """A finished run, what became of its digest, and the housekeeping done after it."""
 
     run: CheckRun
     mailed: int = 0
     mail_error: str | None = None
+    pruned_sign_ins: int = 0  # sign-in attempts older than the throttle's window, removed
+    sign_in_window: timedelta = timedelta(0)
+
+    def housekeeping(self) -> str:
+        """Say what the housekeeping removed, in a sentence fragment."""
+        minutes = int(self.sign_in_window.total_seconds() // 60)
+        return (
+            f"{self.pruned_sign_ins} sign-in attempt{'s' if self.pruned_sign_ins != 1 else ''} "
+            f"older than {minutes} minutes removed"
+        )
 
 
 def run_job(
@@ -63,6 +75,7 @@ def run_job(
             db_wait_seconds=app.config["REGISTRY_DB_RETRY_SECONDS"],
         )
         outcome = JobResult(run)
+        _keep_house(app, engine, outcome)
         try:
             with Session(engine) as session:
                 outcome.mailed = digest.send_for_run(app.config, session, run)
@@ -71,6 +84,13 @@ def run_job(
             outcome.mail_error = f"could not send the reviewers' digest: {exc}"
             log.error("%s", outcome.mail_error)
     return outcome
+
+
+def _keep_house(app: Flask, engine: Engine, outcome: JobResult) -> None:
+    """Remove what nothing needs any more: sign-in attempts older than the throttle's window."""
+    outcome.sign_in_window = timedelta(minutes=app.config["REGISTRY_SIGNIN_WINDOW_MINUTES"])
+    with Session(engine) as session:
+        outcome.pruned_sign_ins = throttle.prune(session, window=outcome.sign_in_window)
 
 
 def _scheduled(app: Flask, trigger: str) -> None:
@@ -83,8 +103,8 @@ def _scheduled(app: Flask, trigger: str) -> None:
     else:
         run = outcome.run
         log.info(
-            "check run %s (%s) done: %s passed, %s warned, %s failed",
-            run.id, trigger, run.passed, run.warned, run.failed,
+            "check run %s (%s) done: %s passed, %s warned, %s failed; %s",
+            run.id, trigger, run.passed, run.warned, run.failed, outcome.housekeeping(),
         )  # fmt: skip
 
 

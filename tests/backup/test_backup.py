@@ -3,6 +3,7 @@
 Each test runs on the run's backend (./scripts/test runs SQLite, then PostgreSQL).
 """
 
+import json
 import os
 import shutil
 import stat
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 from werkzeug.datastructures import MultiDict
 
@@ -25,7 +27,7 @@ from registry.cli._common import prepare_database
 from registry.db import get_engine, make_engine, utcnow
 from registry.entries.visibility import Audience
 from registry.jobs.checkrun import result_row
-from registry.models import CheckRun, Resource, User
+from registry.models import AuditEvent, CheckRun, Resource, User
 from registry.review import lifecycle as review
 from registry.review.rubric import ITEMS
 from tests.api.conftest import report
@@ -44,7 +46,8 @@ def run(database_url: str, *args: str, **env: str):
 def snapshot(database_url: str) -> dict[str, list[tuple]]:
     """Return every row of every table of the registry, ordered by primary key.
 
-    The search version is left out: a restore moves it on on purpose (see registry/backup.py).
+    The search version is left out: a restore moves it on on purpose (see registry/backup.py);
+    so is the audit entry a restore leaves behind, saying so (test_a_restore_leaves_its_trace).
     """
     engine = make_engine(database_url)
     try:
@@ -64,7 +67,13 @@ def snapshot(database_url: str) -> dict[str, list[tuple]]:
     finally:
         engine.dispose()
     tables["meta"] = [row for row in tables["meta"] if row[0] != facets.SEARCH_VERSION]
+    tables["audit_event"] = [row for row in tables["audit_event"] if not _restore_record(row)]
     return tables
+
+
+def _restore_record(row: tuple) -> bool:
+    columns = [column.name for column in AuditEvent.__table__.columns]
+    return row[columns.index("entity")] == "database" and row[columns.index("action")] == "restored"
 
 
 def app_on(database_url: str):
@@ -131,6 +140,33 @@ def test_a_backup_restores_into_another_database_row_for_row(
     page = client.get(f"/resources/{entry_id}")
     assert page.status_code == 200
     assert "Rationale for Mood Diary App." in page.get_data(as_text=True)
+
+
+def test_a_restore_leaves_its_trace_and_the_history_rule_in_force(
+    history, database_url, another_database_url, tmp_path
+):
+    file = tmp_path / "registry.backup"
+    assert run(database_url, "backup", str(file)).exit_code == 0
+    app_on(another_database_url)  # an empty registry, at the latest schema
+
+    assert run(another_database_url, "restore", "--yes", str(file)).exit_code == 0
+
+    engine = make_engine(another_database_url)
+    try:
+        with engine.connect() as connection:
+            trace = connection.execute(
+                text("SELECT actor_label, reason, changes FROM audit_event "
+                     "WHERE entity = 'database' AND action = 'restored'")
+            ).all()  # fmt: skip
+        with pytest.raises(DBAPIError, match="append-only rule: review rows are history"):
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE review SET rationale = 'rewritten'"))
+    finally:
+        engine.dispose()
+    [(actor, reason, changes)] = trace
+    assert actor == "registry restore" and reason == "restored from the backup registry.backup"
+    changes = changes if isinstance(changes, dict) else json.loads(changes)
+    assert changes["reviews"] == [0, 3] and changes["entries"] == [0, 4]
 
 
 def delete_tag(app, value: str) -> None:
