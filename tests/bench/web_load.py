@@ -1,7 +1,7 @@
 """Benchmark: the web app under load — gunicorn workers on PostgreSQL, concurrent clients.
 
 Run by hand:  .venv/bin/python tests/bench/web_load.py [--workers 4] [--entries 10000]
-                  [--clients 16] [--seconds 60]
+                  [--clients 16,64] [--seconds 60] [--static-seconds 20]
 
 It starts its own PostgreSQL server (Debian's binaries, as the tests do: its own port and data
 folder, durable settings — fsync on), fills a database with generated entries, starts
@@ -9,8 +9,10 @@ folder, durable settings — fsync on), fills a database with generated entries,
 clinicians use — the catalogue with a search (words and filters drawn at random) and entry pages
 (at random) — as fast as each answers, for the given time. It prints requests per second,
 the median and 99th-percentile latency, and the errors (anything but a 200, and failed
-connections), overall and per page. The clients run on the same machine as the server and
-the database, so the figures are a floor for a server of its own.
+connections), overall and per page. The baseline, in the same run: the same workers serving one
+static file (the stylesheet) to the same number of clients; the mix's rate is also given as a
+share of it. Each number of clients in --clients is a run of its own. The clients run on the
+same machine as the server and the database, so the figures are a floor for a server of its own.
 """
 
 import argparse
@@ -54,15 +56,21 @@ def search_path(rng: random.Random) -> str:
     return "/" + ("?" + urlencode(params) if params else "")
 
 
-def client(port: int, entries: int, until: float, seed: int, queue) -> None:
+STATIC = "/static/registry.css"
+
+
+def client(port: int, entries: list[int], until: float, seed: int, queue, static=False) -> None:
     """One client: a kept-alive connection, requests back to back until the time is up."""
     rng = random.Random(seed)
-    samples: dict[str, list[float]] = {"search": [], "entry": []}
+    samples: dict[str, list[float]] = {"search": [], "entry": [], "static": []}
     errors: dict[str, int] = {}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.monotonic() < until:
-        page = "search" if rng.random() < 0.6 else "entry"
-        path = search_path(rng) if page == "search" else f"/resources/{rng.randint(1, entries)}"
+        if static:
+            page, path = "static", STATIC
+        else:
+            page = "search" if rng.random() < 0.6 else "entry"
+            path = search_path(rng) if page == "search" else f"/resources/{rng.choice(entries)}"
         started = time.perf_counter()
         try:
             connection.request("GET", path)
@@ -80,6 +88,22 @@ def client(port: int, entries: int, until: float, seed: int, queue) -> None:
             key = f"{page} {status}"
             errors[key] = errors.get(key, 0) + 1
     queue.put((samples, errors))
+
+
+def public_entries(engine) -> list[int]:
+    """Return the ids of the entries whose pages the public may open (the rest answer 404)."""
+    from sqlmodel import Session, select
+
+    from registry.entries import visibility
+    from registry.models import Resource
+
+    with Session(engine) as session:
+        rows = session.exec(select(Resource.id, Resource.state, Resource.decision)).all()
+    return [
+        i
+        for i, state, decision in rows
+        if visibility.is_visible(visibility.Audience.PUBLIC, state, decision)
+    ]
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -101,13 +125,58 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 120) -> None
     raise SystemExit("registry serve did not come up")
 
 
+def run_clients(port: int, entries: list[int], clients: int, seconds: float, *, static=False):
+    """Run clients processes for seconds; return their pooled samples, errors and the time."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    until = time.monotonic() + seconds
+    processes = [
+        multiprocessing.Process(target=client, args=(port, entries, until, n, queue, static))
+        for n in range(clients)
+    ]
+    began = time.monotonic()
+    for process in processes:
+        process.start()
+    results = [queue.get() for _ in processes]
+    elapsed = time.monotonic() - began
+    for process in processes:
+        process.join()
+    samples: dict[str, list[float]] = {"search": [], "entry": [], "static": []}
+    errors: dict[str, int] = {}
+    for client_samples, client_errors in results:
+        for page, values in client_samples.items():
+            samples[page].extend(values)
+        for key, count in client_errors.items():
+            errors[key] = errors.get(key, 0) + count
+    return samples, errors, elapsed
+
+
+def report(title: str, rows: list[tuple[str, list[float]]], errors, elapsed: float) -> float:
+    """Print a table of rate, median and p99 per page; return the rate of the last row."""
+    print(title)
+    print(f"{'page':<8} {'requests':>9} {'req/s':>7} {'median ms':>10} {'p99 ms':>8}")
+    rate = 0.0
+    for name, values in rows:
+        ordered = sorted(values)
+        rate = len(ordered) / elapsed
+        print(
+            f"{name:<8} {len(ordered):>9,} {rate:>7.1f} "
+            f"{statistics.median(ordered) if ordered else 0:>10.1f} "
+            f"{percentile(ordered, 0.99):>8.1f}"
+        )
+    total = sum(len(v) for _, v in rows[-1:]) + sum(errors.values())
+    print(f"errors: {sum(errors.values())} of {total:,} requests {errors or ''}".rstrip())
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--entries", type=int, default=10_000)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", default="16,64", help="numbers of clients, one run each")
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--static-seconds", type=float, default=20)
     args = parser.parse_args()
+    runs = [int(n) for n in args.clients.split(",")]
 
     from registry import create_app
     from registry.cli._common import prepare_database
@@ -121,6 +190,7 @@ def main() -> None:
         prepare_database(app, seed=False)
         started = time.perf_counter()
         populate(get_engine(app), args.entries)
+        public = public_entries(get_engine(app))
         get_engine(app).dispose()
         # The steady state: autovacuum clears the row versions the generation left (each tag
         # added rewrote its entry's search row) and gathers statistics within a minute or so.
@@ -134,64 +204,35 @@ def main() -> None:
              "--no-seed", "--port", str(port)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
+        measured = []
         try:
             wait_for(port, web)
             # A short warm-up: every worker builds its filter index on its first catalogue page.
-            warm = time.monotonic() + 5
-            queue: multiprocessing.Queue = multiprocessing.Queue()
-            warmers = [
-                multiprocessing.Process(target=client, args=(port, args.entries, warm, -n, queue))
-                for n in range(args.workers * 2)
-            ]
-            for process in warmers:
-                process.start()
-            for _ in warmers:
-                queue.get()
-            for process in warmers:
-                process.join()
-
-            until = time.monotonic() + args.seconds
-            clients = [
-                multiprocessing.Process(target=client, args=(port, args.entries, until, n, queue))
-                for n in range(args.clients)
-            ]
-            began = time.monotonic()
-            for process in clients:
-                process.start()
-            results = [queue.get() for _ in clients]
-            elapsed = time.monotonic() - began
-            for process in clients:
-                process.join()
+            run_clients(port, public, args.workers * 2, 5)
+            for clients in runs:
+                static = run_clients(port, public, clients, args.static_seconds, static=True)
+                mix = run_clients(port, public, clients, args.seconds)
+                measured.append((clients, static, mix))
         finally:
             web.send_signal(signal.SIGTERM)
             web.wait(timeout=30)
 
-    samples = {"search": [], "entry": []}
-    errors: dict[str, int] = {}
-    for client_samples, client_errors in results:
-        for page, values in client_samples.items():
-            samples[page].extend(values)
-        for key, count in client_errors.items():
-            errors[key] = errors.get(key, 0) + count
-    every = sorted(samples["search"] + samples["entry"])
-    total = len(every) + sum(errors.values())
-    print(
-        f"{args.workers} web processes (gunicorn, {os.cpu_count()} cores), PostgreSQL, "
-        f"{args.entries:,} entries, {args.clients} clients, {elapsed:.0f} s"
-    )
-    print(f"{'page':<8} {'requests':>9} {'req/s':>7} {'median ms':>10} {'p99 ms':>8}")
-    for name, values in (
-        ("search", samples["search"]),
-        ("entry", samples["entry"]),
-        ("all", every),
-    ):
-        ordered = sorted(values)
-        print(
-            f"{name:<8} {len(ordered):>9,} {len(ordered) / elapsed:>7.1f} "
-            f"{statistics.median(ordered) if ordered else 0:>10.1f} "
-            f"{percentile(ordered, 0.99):>8.1f}"
+    for clients, (s_samples, s_errors, s_elapsed), (samples, errors, elapsed) in measured:
+        head = (
+            f"{args.workers} web processes (gunicorn, {os.cpu_count()} cores), PostgreSQL, "
+            f"{args.entries:,} entries, {clients} clients"
         )
-    print(f"errors: {sum(errors.values())} of {total:,} requests {errors or ''}".rstrip())
+        static_rate = report(
+            f"{head}: the baseline, {STATIC}, {s_elapsed:.0f} s",
+            [("static", s_samples["static"])], s_errors, s_elapsed,
+        )  # fmt: skip
+        every = samples["search"] + samples["entry"]
+        rate = report(
+            f"{head}: searches and entry pages, {elapsed:.0f} s",
+            [("search", samples["search"]), ("entry", samples["entry"]), ("all", every)],
+            errors, elapsed,
+        )  # fmt: skip
+        print(f"ratio: the mix served {rate / static_rate:.0%} of the static rate\n")
 
 
 if __name__ == "__main__":
