@@ -92,7 +92,7 @@ def _review_page(
         latest_check=_latest_check(resource.id),
         previous=previous,
         waiting=waiting,
-        waiting_steps=panel.decision_history(db, resource.id) if waiting else [],
+        waiting_people=panel.people_of(db, [waiting] if waiting else []),
         barred=waiting is not None and current_user.id in waiting.barred(),
         panel_size=current_app.config["REGISTRY_DECISION_REVIEWERS"],
         # What the policy lost and gained since the check the last decision saw.
