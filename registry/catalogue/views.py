@@ -199,3 +199,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["may_hand_out"] = visibility.may_hand_out
     app.after_request(_no_store_when_signed_in)
     app.jinja_env.globals["language_name"] = lambda code: LANGUAGES.get(code, code)
+
+
+@bp.record_once
+def _favicon_at_the_root(state) -> None:
+    """Answer /favicon.ico, where browsers look by default, as the static files are: open to all."""
+    state.app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
+
+
+@bp.context_processor
+def _default_statuses() -> dict:
+    """Let the catalogue tell a status filter someone chose from the statuses shown by default."""
+    return {"default_statuses": visibility.DEFAULT_STATUSES}

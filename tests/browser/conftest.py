@@ -3,6 +3,7 @@
 import contextlib
 import shutil
 import threading
+from urllib.parse import urlsplit
 
 import pytest
 from waitress.server import create_server
@@ -45,31 +46,72 @@ def browser():
         launched.close()
 
 
+class Watch:
+    """What a tab's pages did wrong: Content-Security-Policy refusals and requests answering 404."""
+
+    def __init__(self, tab, *, not_found: tuple[str, ...] = ()):
+        self.refused: list[str] = []
+        self.missing: list[str] = []
+        # Paths whose page is a deliberate 404 (the error page); its assets must still load.
+        self.not_found = not_found
+        tab.on("console", self._console)
+        tab.on("response", self._response)
+
+    def _console(self, msg) -> None:
+        if "Content Security Policy" in msg.text:
+            self.refused.append(msg.text)
+
+    def _response(self, response) -> None:
+        if response.status != 404:
+            return
+        request = response.request
+        deliberate = request.is_navigation_request() and urlsplit(response.url).path in (
+            self.not_found
+        )
+        if not deliberate:
+            self.missing.append(f"{request.resource_type} {response.url}")
+
+    def check(self) -> None:
+        assert self.refused == [], f"the page broke its Content-Security-Policy: {self.refused}"
+        assert self.missing == [], f"requests answered 404: {self.missing}"
+
+
 @pytest.fixture
-def page(browser):
-    """A browser tab; at the end, the test fails if the page broke its own Content-Security-Policy."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    opened = context.new_page()
-    refused: list[str] = []
-    opened.on(
-        "console",
-        lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
-    yield opened
-    context.close()
-    assert refused == [], f"the page broke its Content-Security-Policy: {refused}"
+def tabs(browser):
+    """Return a factory for browser tabs; at the end, fail if any broke its CSP or met a 404."""
+    opened: list[tuple[object, Watch]] = []
+
+    def factory(*, width=1100, height=900, not_found=(), **context_options):
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, **context_options
+        )
+        tab = context.new_page()
+        opened.append((context, Watch(tab, not_found=tuple(not_found))))
+        return tab
+
+    yield factory
+    for context, _watch in opened:
+        context.close()
+    for _context, watch in opened:
+        watch.check()
+
+
+@pytest.fixture
+def page(tabs):
+    """A browser tab, 1100 by 900; the test fails if a page broke its CSP or a request met a 404."""
+    return tabs()
 
 
 @pytest.fixture
 def axe():
-    """Return a check that runs axe-core's WCAG 2.2 A and AA rules on a page and fails on any violation."""
+    """Return a check that runs axe-core's WCAG 2.2 A and AA rules and its best practices on a page."""
     from axe_playwright_python.sync_playwright import Axe
 
     runner = Axe()
     options = {
         "runOnly": {
             "type": "tag",
-            "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"],
+            "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
         },
         "resultTypes": ["violations"],
     }

@@ -95,6 +95,38 @@ def test_the_pages_work_without_javascript_and_fit_a_320_pixel_screen(live_serve
     context.close()
 
 
+def test_on_a_phone_the_search_and_first_result_come_before_the_filters(live_server, tabs):
+    # Without JavaScript, so axe-core cannot run here: the walk in test_every_page runs it at 320px.
+    phone = tabs(width=320, height=640, java_script_enabled=False)
+    phone.goto(live_server + "/")
+    filters = phone.locator("details.registry-filters__disclosure")
+    assert filters.evaluate("details => details.open") is False
+    expect(phone.locator(".registry-filters__summary")).to_have_text("Filters")
+    expect(phone.get_by_label(re.compile(r"^Bipolar disorder"))).to_be_hidden()
+    for what in ("#q", ".registry-result >> nth=0"):
+        box = phone.locator(what).bounding_box()
+        assert box is not None and box["y"] < 900, f"{what} starts at {box}"
+
+    phone.locator(".registry-filters__summary").click()
+    phone.get_by_label(re.compile(r"^Bipolar disorder")).check()
+    phone.get_by_label(re.compile(r"^App")).check()
+    phone.get_by_role("button", name="Apply filters").click()
+    expect(phone.locator(".registry-result .nhsuk-card__link")).to_have_text(["Mood Diary App"])
+    assert filters.evaluate("details => details.open") is True
+    expect(phone.locator(".registry-filters__summary")).to_have_text("Filters: 2 applied")
+    expect(phone.get_by_label(re.compile(r"^Bipolar disorder"))).to_be_checked()
+
+
+def test_on_a_wide_screen_the_filters_stand_beside_the_results(live_server, page):
+    page.goto(live_server + "/")
+    expect(page.get_by_label(re.compile(r"^Bipolar disorder"))).to_be_visible()
+    expect(page.locator(".registry-filters__summary")).to_be_hidden()
+    filters = page.locator(".registry-filters").bounding_box()
+    results = page.locator(".registry-result").first.bounding_box()
+    assert filters["x"] + filters["width"] <= results["x"]
+    assert results["y"] < 900
+
+
 def test_keyboard_users_reach_the_search_first(live_server, page):
     page.goto(live_server + "/")
     page.keyboard.press("Tab")
