@@ -21,16 +21,8 @@ from registry.accounts import tokens as api_tokens
 from registry.accounts.auth import csrf
 from registry.api import spec as api_spec
 from registry.api.serialize import entry_json, proposal_json, report
-from registry.catalogue import facets
-from registry.catalogue.search import (
-    COLUMN_FACETS,
-    FLAGS,
-    RELEVANCE_LIMIT,
-    STATUSES,
-    TAG_FACETS,
-    Filters,
-    search_statement,
-)
+from registry.catalogue import facets, ranking
+from registry.catalogue.search import COLUMN_FACETS, FLAGS, STATUSES, TAG_FACETS, Filters
 from registry.db import get_session
 from registry.entries import visibility
 from registry.entries.status import latest_checks, latest_reviews
@@ -193,14 +185,11 @@ def entries():
     query, filters = _search_request()
     page, per_page = _paging()
     session = get_session()
-    counts = facets.counts(session, query, filters)
+    tally = facets.tally(session, query, filters)
+    counts = dict(tally.counts)
     total = counts.pop("total")
-    relevance = total["text_matches"] <= RELEVANCE_LIMIT
-    stmt = search_statement(
-        query, filters, dialect=session.get_bind().dialect.name, relevance=relevance
-    )
-    found = session.exec(stmt.offset((page - 1) * per_page).limit(per_page)).all()
-    items = _entries_json(session, list(found))
+    found = ranking.page(session, tally, offset=(page - 1) * per_page, limit=per_page)
+    items = _entries_json(session, found)
     return {**_page_json(items, page, per_page, total["results"]), "facets": counts}
 
 

@@ -4,17 +4,20 @@ Counting with SQL takes a query per filter group over every matching entry, whic
 for the catalogue page on a large registry. Here each option keeps a bitset of the entries that
 have it; a count is the population count of (matching entries AND other filters AND option).
 The index is rebuilt when the search version (bumped by database triggers on every change to
-entries or their tags, migration 0006) moves on, so it is never stale.
+entries or their tags, migration 0006) moves on, so it is never stale. It also keeps the entries
+in alphabetical order, so a results page is picked from it (registry/catalogue/ranking.py)
+without sorting every match in the database.
 """
 
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
+from sqlalchemy import func, literal_column
 from sqlmodel import Session, select
 
 from registry.catalogue.search import (
+    _PG_SEARCH,
     COLUMN_FACETS,
     FLAGS,
     STATUSES,
@@ -22,6 +25,7 @@ from registry.catalogue.search import (
     Filters,
     _fts_query,
     _matching,
+    _pg_tsquery,
     terms,
 )
 from registry.entries import visibility
@@ -40,6 +44,14 @@ class Index:
     options: dict[tuple[str, str], int] = field(default_factory=dict)
     # The entries with each (state, standing decision): the visibility rules are read over these.
     lifecycle: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    # Names lower-cased, every id in alphabetical order (name, then id), and each id's place in it.
+    names: dict[int, str] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)
+    position: dict[int, int] = field(default_factory=dict)
+    # Ids by lower-cased name, as tuples (the garbage collector soon stops tracking those).
+    by_name: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Every "name<TAB>id" line in alphabetical order: one string to look for words in names.
+    haystack: str = ""
 
     def add(self, facet: str, value: str | None, entry_id: int) -> None:
         if value is not None:
@@ -61,10 +73,30 @@ class Index:
         return found
 
 
+@dataclass
+class Match:
+    """The entries matching some words, and (once asked for) how well each matches."""
+
+    words: tuple[str, ...]
+    bits: int
+    # Entry id -> relevance (lower is better), filled by ranking.py only when a page needs it.
+    ranks: dict[int, float] | None = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One search counted: the filter counts, the results as a bitset, and what they came from."""
+
+    counts: dict[str, dict[str, int]]
+    found: int
+    index: Index
+    match: Match | None
+
+
 _cache: dict[str, Index] = {}
 _lock = threading.Lock()
 # Recent text matches, by database, search version and words: a repeated search costs nothing.
-_matches: OrderedDict[tuple[str, str, tuple[str, ...]], int] = OrderedDict()
+_matches: OrderedDict[tuple[str, str, tuple[str, ...]], Match] = OrderedDict()
 MATCHES_KEPT = 256
 
 
@@ -97,9 +129,12 @@ def _build(session: Session, version: str) -> Index:
             Resource.works_offline,
             Resource.low_data,
             Resource.moderation,
+            Resource.name,
         )  # fmt: skip
     )
-    for entry_id, state, decision, kind, cost, offline, low_data, moderation in rows:
+    names = index.names
+    for entry_id, state, decision, kind, cost, offline, low_data, moderation, name in rows:
+        names[entry_id] = name.lower()
         bit = 1 << entry_id
         index.every |= bit
         index.lifecycle[(state, decision)] = index.lifecycle.get((state, decision), 0) | bit
@@ -115,6 +150,15 @@ def _build(session: Session, version: str) -> Index:
         select(ResourceTag.resource_id, ResourceTag.facet, ResourceTag.value)
     ):
         index.add(facet, value, entry_id)
+    # The catalogue's alphabetical order: the same in Python on every database (collations differ).
+    index.order = sorted(names, key=lambda entry_id: (names[entry_id], entry_id))
+    index.position = {entry_id: place for place, entry_id in enumerate(index.order)}
+    for entry_id in index.order:
+        name = names[entry_id]
+        index.by_name[name] = (*index.by_name.get(name, ()), entry_id)
+    index.haystack = "\n".join(
+        f"{names[i].replace(chr(10), ' ').replace(chr(9), ' ')}\t{i}" for i in index.order
+    )
     return index
 
 
@@ -142,7 +186,8 @@ def recommended_count(session: Session) -> int:
     return count(session, visibility.public_default_rule)
 
 
-def _bits(ids) -> int:
+def bits_of(ids) -> int:
+    """Return a bitset of entry ids."""
     ids = list(ids)
     if not ids:
         return 0
@@ -152,16 +197,30 @@ def _bits(ids) -> int:
     return int.from_bytes(bitmap, "little")
 
 
-def _text_matches(session: Session, query: str | None, built: Index) -> int:
+# The bit positions set in each byte value, for listing the members of a bitset.
+_BYTE_BITS = tuple(tuple(b for b in range(8) if byte >> b & 1) for byte in range(256))
+
+
+def members(bits: int) -> list[int]:
+    """Return the entry ids in a bitset, in id order."""
+    out: list[int] = []
+    for place, byte in enumerate(bits.to_bytes((bits.bit_length() + 7) // 8, "little")):
+        if byte:
+            base = place << 3
+            out.extend(base + b for b in _BYTE_BITS[byte])
+    return out
+
+
+def _text_matches(session: Session, query: str | None, built: Index) -> Match | None:
     words = terms(query)
     if not words:
-        return built.every
+        return None
     key = (str(session.get_bind().url), built.version, tuple(words))
     with _lock:
         if key in _matches:
             _matches.move_to_end(key)
             return _matches[key]
-    found = _find_text(session, words, built)
+    found = Match(tuple(words), _find_text(session, words, built))
     with _lock:
         _matches[key] = found
         while len(_matches) > MATCHES_KEPT:
@@ -170,18 +229,38 @@ def _text_matches(session: Session, query: str | None, built: Index) -> int:
 
 
 def _find_text(session: Session, words: list[str], built: Index) -> int:
-    if session.get_bind().dialect.name == "sqlite":
-        # Straight through the driver: tens of thousands of ids, no ORM needed.
-        cursor = session.connection().exec_driver_sql(
-            "SELECT rowid FROM resource_fts WHERE resource_fts MATCH ?", (_fts_query(words),)
+    dialect = session.get_bind().dialect.name
+    # The database sums the matches into 32-bit words of the bitset: a row per 32 entries.
+    if dialect == "sqlite":
+        rows = session.connection().exec_driver_sql(
+            "SELECT rowid >> 5, sum(1 << (rowid & 31)) FROM resource_fts"
+            " WHERE resource_fts MATCH ? GROUP BY 1",
+            (_fts_query(words),),
         )
-        ids = [row[0] for row in cursor.fetchall()]
-    else:  # PostgreSQL's tsvector index, or LIKE elsewhere: no ranking needed to count.
-        stmt, _rank = _matching(
-            select(Resource.id), words, session.get_bind().dialect.name, relevance=False
+        return _from_words(rows) & built.every
+    if dialect == "postgresql":
+        entry = _PG_SEARCH.c.resource_id
+        bit = literal_column("1::bigint").op("<<")(entry.op("&")(31))
+        stmt = (
+            select(entry.op(">>")(5), func.sum(bit))
+            .where(_PG_SEARCH.c.document.op("@@")(_pg_tsquery(words)))
+            .group_by(literal_column("1"))
         )
-        ids = session.exec(stmt).all()
-    return _bits(ids) & built.every
+        return _from_words(session.exec(stmt)) & built.every
+    # LIKE elsewhere: no ranking needed to count.
+    stmt = _matching(select(Resource.id), words, dialect)
+    return bits_of(session.exec(stmt).all()) & built.every
+
+
+def _from_words(rows) -> int:
+    """Return the bitset made of (word number, 32-bit word) rows."""
+    words = {int(at): int(value) for at, value in rows}
+    if not words:
+        return 0
+    bitmap = bytearray(4 * (max(words) + 1))
+    for at, value in words.items():
+        bitmap[4 * at : 4 * at + 4] = value.to_bytes(4, "little")
+    return int.from_bytes(bitmap, "little")
 
 
 def _masks(built: Index, filters: Filters) -> dict[str, int]:
@@ -197,8 +276,24 @@ def _masks(built: Index, filters: Filters) -> dict[str, int]:
 
 def counts(session: Session, query: str | None, filters: Filters) -> dict[str, dict[str, int]]:
     """Count, for every filter option, the results there would be with that option chosen too."""
+    return tally(session, query, filters).counts
+
+
+def total(session: Session, query: str | None, filters: Filters) -> int:
+    """Return how many results a search has (no counts per option)."""
     built = index(session)
-    matching = _text_matches(session, query, built)
+    match = _text_matches(session, query, built)
+    found = built.every if match is None else match.bits
+    for mask in _masks(built, filters).values():
+        found &= mask
+    return found.bit_count()
+
+
+def tally(session: Session, query: str | None, filters: Filters) -> Tally:
+    """Count a search's results and its filter options, from the index and the text match."""
+    built = index(session)
+    match = _text_matches(session, query, built)
+    matching = built.every if match is None else match.bits
     masks = _masks(built, filters)
 
     def others(group: str) -> int:
@@ -229,4 +324,4 @@ def counts(session: Session, query: str | None, filters: Filters) -> dict[str, d
     everything = others("")
     out["flags"] = {f: (everything & built.options.get(("flag", f), 0)).bit_count() for f in FLAGS}
     out["total"] = {"results": everything.bit_count(), "text_matches": matching.bit_count()}
-    return out
+    return Tally(out, everything, built, match)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     column,
     exists,
     func,
@@ -154,34 +153,24 @@ def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
     return where
 
 
-def _matching(
-    stmt: Select, words: list[str], dialect: str, *, relevance: bool = True
-) -> tuple[Select, Any]:
-    """Return stmt narrowed to entries matching every word, and an expression to rank them by."""
+def _matching(stmt: Select, words: list[str], dialect: str) -> Select:
+    """Return stmt narrowed to entries matching every word (ranking.py puts them in order)."""
     if not words:
-        return stmt, None
+        return stmt
     if dialect == "sqlite":
         fts = literal_column("resource_fts")
-        columns = [_FTS.c.rowid.label("id")]
-        if relevance:
-            columns.append(func.bm25(fts, *_WEIGHTS).label("rank"))
         # Materialised first, so SQLite runs the MATCH once instead of once per entry.
         matched = (
-            select(*columns)
+            select(_FTS.c.rowid.label("id"))
             .where(fts.op("MATCH")(bindparam("fts_query", _fts_query(words))))
             .cte("matched")
             .prefix_with("MATERIALIZED")
         )
-        stmt = stmt.join(matched, matched.c.id == Resource.id)
-        # bm25 is better when lower.
-        return stmt, matched.c.rank if relevance else None
+        return stmt.join(matched, matched.c.id == Resource.id)
     if dialect == "postgresql":
-        query = _pg_tsquery(words)
-        stmt = stmt.join(_PG_SEARCH, _PG_SEARCH.c.resource_id == Resource.id).where(
-            _PG_SEARCH.c.document.op("@@")(query)
+        return stmt.join(_PG_SEARCH, _PG_SEARCH.c.resource_id == Resource.id).where(
+            _PG_SEARCH.c.document.op("@@")(_pg_tsquery(words))
         )
-        # ts_rank_cd is better when higher.
-        return stmt, func.ts_rank_cd(_PG_SEARCH.c.document, query).desc() if relevance else None
     for word in words:
         pattern = _like(word)
         stmt = stmt.where(
@@ -195,31 +184,9 @@ def _matching(
                 ),
             )
         )
-    return stmt, None
+    return stmt
 
 
 # Above this many text matches, relevance (bm25, computed for every match) costs more than it
 # tells; name matches still come first, then the rest alphabetically.
 RELEVANCE_LIMIT = 2000
-
-
-def search_statement(
-    query: str | None,
-    filters: Filters | None = None,
-    *,
-    dialect: str = "sqlite",
-    relevance: bool = True,
-) -> Select:
-    """Return a statement selecting matching entries, best first (every word must match)."""
-    filters = filters or Filters()
-    words = terms(query)
-    stmt, rank = _matching(select(Resource), words, dialect, relevance=relevance)
-    stmt = stmt.where(*_conditions(filters))
-    if words:
-        phrase = " ".join(words)
-        in_name = and_(*(func.lower(Resource.name).like(_like(w), escape="\\") for w in words))
-        stmt = stmt.order_by(
-            case((func.lower(Resource.name) == phrase, 0), (in_name, 1), else_=2),
-            *([rank] if rank is not None else []),
-        )
-    return stmt.order_by(func.lower(Resource.name), Resource.id)

@@ -8,10 +8,9 @@ from markupsafe import Markup
 
 from checks import contacts
 from registry.accounts.auth import current_audience
-from registry.catalogue import facets
-from registry.catalogue.facets import counts as facet_counts
+from registry.catalogue import facets, ranking
 from registry.catalogue.handout import handout_ids
-from registry.catalogue.search import ALL_LIVE_STATUSES, RELEVANCE_LIMIT, Filters, search_statement
+from registry.catalogue.search import ALL_LIVE_STATUSES, Filters
 from registry.db import get_or_404, get_session
 from registry.entries import status, visibility
 from registry.entries.status import caution, latest_checks, latest_reviews, lines, review_overdue
@@ -67,7 +66,6 @@ def index():
     audience = current_audience()
     filters = Filters.from_args(request.args, audience=audience)
     session = get_session()
-    dialect = session.get_bind().dialect.name
     # A registry with nothing decided yet tells the public so; staff see everything, marked.
     nothing_decided = (
         audience is Audience.PUBLIC and facets.count(session, visibility.decided_rule) == 0
@@ -80,18 +78,18 @@ def index():
     )
     if unreviewed_registry:
         filters = replace(filters, statuses=ALL_LIVE_STATUSES)
-    counts = facet_counts(session, query, filters)
+    # Counts, results and their order from the filter index: only the page's rows are loaded.
+    found = facets.tally(session, query, filters)
+    counts = found.counts
     total = counts["total"]["results"]
     # What "Show all" would find: every live status this person may see, for the same words.
-    everything = facet_counts(
+    everything = facets.total(
         session, query, Filters(statuses=ALL_LIVE_STATUSES, audience=audience)
-    )["total"]["results"]
-    relevance = counts["total"]["text_matches"] <= RELEVANCE_LIMIT
-    stmt = search_statement(query, filters, dialect=dialect, relevance=relevance)
+    )
     size = current_app.config["REGISTRY_PAGE_SIZE"]
     pages = max(1, -(-total // size))
     page = min(_page(), pages)
-    resources = session.exec(stmt.offset((page - 1) * size).limit(size)).all()
+    resources = ranking.page(session, found, offset=(page - 1) * size, limit=size)
     ids = [r.id for r in resources]
     return render_template(
         "catalogue.html",

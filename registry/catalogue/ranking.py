@@ -1,0 +1,139 @@
+"""Put a search's results in order and load one page of them, without sorting what is not shown.
+
+The filter index (facets.py) already knows which entries a search finds, as a bitset, and keeps
+every entry in alphabetical order. A page is picked from those: an exact name first, then names
+holding every word, then, for text queries with at most RELEVANCE_LIMIT matches, the full-text
+index's own relevance (asked for once per words and search version), then alphabetical order,
+walked only until the page is full. The page's rows are then loaded by id: the same few queries
+whatever the page size, on every database.
+"""
+
+import heapq
+
+from sqlalchemy import bindparam, func, literal_column, text
+from sqlmodel import Session, select
+
+from registry.catalogue import facets
+from registry.catalogue.facets import Index, Match, Tally
+from registry.catalogue.search import (
+    _PG_SEARCH,
+    _WEIGHTS,
+    RELEVANCE_LIMIT,
+    _fts_query,
+    _pg_tsquery,
+)
+from registry.models import Resource
+
+
+def page_ids(session: Session, tally: Tally, *, offset: int, limit: int) -> list[int]:
+    """Return the ids of one page of a search's results, best first."""
+    count, stop = tally.found.bit_count(), offset + limit
+    if limit <= 0 or offset >= count:
+        return []
+    built, match = tally.index, tally.match
+    if match is None:
+        return _alphabetical(built, tally.found, count, offset, stop)
+    words, names, position = match.words, built.names, built.position
+    phrase = " ".join(words)
+    if match.bits.bit_count() <= RELEVANCE_LIMIT:
+        ranks = _ranks(session, match)
+        if ranks is not None:
+
+            def key(entry_id: int) -> tuple[int, float, int]:
+                name = names[entry_id]
+                tier = 0 if name == phrase else 1 if all(w in name for w in words) else 2
+                return tier, ranks.get(entry_id, 0.0), position[entry_id]
+
+            return heapq.nsmallest(stop, facets.members(tally.found), key=key)[offset:]
+    # Too many to rank: an exact name first, then names holding every word, then the rest, each
+    # alphabetical; the names are read in order only until the page is full.
+    found = tally.found
+    bitmap = found.to_bytes((found.bit_length() + 7) // 8, "little")
+
+    def shown(entry_id: int) -> bool:
+        return entry_id >> 3 < len(bitmap) and bool(bitmap[entry_id >> 3] >> (entry_id & 7) & 1)
+
+    exact = [i for i in built.by_name.get(phrase, ()) if shown(i)]
+    named = exact + [i for i in _holding(built, words, shown, stop) if names[i] != phrase]
+    if len(named) >= stop:
+        return named[offset:stop]
+    # Every name holding the words was read: the rest follow alphabetically.
+    rest = found & ~facets.bits_of(named)
+    skip = max(0, offset - len(named))
+    return named[offset:] + _alphabetical(built, rest, count - len(named), skip, stop - len(named))
+
+
+def _holding(built: Index, words: tuple[str, ...], shown, stop: int):
+    """Yield, alphabetically, shown entries whose name holds every word, up to stop of them."""
+    hay = built.haystack
+    word = max(words, key=len)  # the longest word is likely the rarest: fewest lines to read
+    found = 0
+    at = hay.find(word)
+    while at != -1 and found < stop:
+        end = hay.find("\n", at)
+        end = len(hay) if end == -1 else end
+        name, _, entry_id = hay[hay.rfind("\n", 0, at) + 1 : end].rpartition("\t")
+        if all(w in name for w in words) and shown(int(entry_id)):  # (word may be in the id)
+            found += 1
+            yield int(entry_id)
+        at = hay.find(word, end)
+
+
+def page(session: Session, tally: Tally, *, offset: int, limit: int) -> list[Resource]:
+    """Return one page of a search's results as entries (with their tags), best first."""
+    ids = page_ids(session, tally, offset=offset, limit=limit)
+    if not ids:
+        return []
+    rows = {r.id: r for r in session.exec(select(Resource).where(Resource.id.in_(ids)))}  # type: ignore[union-attr]
+    return [
+        rows[i] for i in ids if i in rows
+    ]  # an entry deleted since the index was read: left out
+
+
+def _alphabetical(built: Index, found: int, count: int, start: int, stop: int) -> list[int]:
+    """Return found's entries from start to stop in alphabetical order."""
+    if count <= 0 or start >= stop:
+        return []
+    every = len(built.order)
+    # Walking the order takes about stop * every / count steps, listing and sorting every
+    # result about count plus a pass over the bitset: take the cheaper.
+    if stop * every <= count * (count + every // 8):
+        bitmap = found.to_bytes((found.bit_length() + 7) // 8, "little")
+        size = len(bitmap)
+        picked: list[int] = []
+        for entry_id in built.order:
+            byte = entry_id >> 3
+            if byte < size and bitmap[byte] >> (entry_id & 7) & 1:
+                picked.append(entry_id)
+                if len(picked) == stop:
+                    break
+        return picked[start:]
+    return heapq.nsmallest(stop, facets.members(found), key=built.position.__getitem__)[start:]
+
+
+def _ranks(session: Session, match: Match) -> dict[int, float] | None:
+    """Return how well each text match matches (lower is better), asking the index once."""
+    if match.ranks is not None:
+        return match.ranks
+    dialect = session.get_bind().dialect.name
+    words = list(match.words)
+    if dialect == "sqlite":
+        # FTS5's own bm25, weighted for name, provider, description and tags.
+        fts = literal_column("resource_fts")
+        stmt = (
+            select(literal_column("rowid"), func.bm25(fts, *_WEIGHTS))
+            .select_from(text("resource_fts"))
+            .where(fts.op("MATCH")(bindparam("fts_query", _fts_query(words))))
+        )
+        ranks = {entry_id: rank for entry_id, rank in session.exec(stmt)}
+    elif dialect == "postgresql":
+        query = _pg_tsquery(words)
+        document = _PG_SEARCH.c.document
+        stmt = select(_PG_SEARCH.c.resource_id, func.ts_rank_cd(document, query)).where(
+            document.op("@@")(query)
+        )
+        ranks = {entry_id: -rank for entry_id, rank in session.exec(stmt)}  # higher is better
+    else:
+        return None  # LIKE elsewhere: unranked
+    match.ranks = ranks
+    return ranks

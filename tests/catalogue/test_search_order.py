@@ -1,0 +1,53 @@
+"""The order of results: an exact name, then names with every word, then relevance or A to Z."""
+
+import pytest
+from bs4 import BeautifulSoup
+
+from registry.catalogue import ranking
+from registry.entries.schemas import ResourceCreate
+from registry.entries.services import create_resource
+from tests.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
+
+NAMES = ["Zebra Sleep", "sleep", "Éclair Sleep Diary", "écoute sleep", "Apple Sleep",
+         "Night Owl", "Quiet Nights"]  # fmt: skip
+
+
+@pytest.fixture
+def sleepy(app, session):
+    for n, name in enumerate(NAMES):
+        entry = create_resource(
+            session,
+            data=ResourceCreate(name=name, url=f"https://s{n}.example.org/", kind="app",
+                                description="Helps with sleep." if "Night" in name else None),
+            actor_label="test",
+        )  # fmt: skip
+        entry.state = "recommended"
+    session.commit()
+    return app
+
+
+def _names(client, url: str) -> list[str]:
+    soup = BeautifulSoup(client.get(url).data, "html.parser")
+    return [a.get_text(strip=True) for a in soup.select(".registry-result .nhsuk-card__link")]
+
+
+def test_names_sort_a_to_z_ignoring_case_and_the_same_on_every_database(sleepy):
+    # Python's lower-case and code-point order, whatever the database's collation.
+    expected = sorted(NAMES, key=str.lower)
+    assert [n for n in _names(sleepy.test_client(), "/") if n in NAMES] == expected
+
+
+@pytest.mark.parametrize("ranked", [True, False], ids=["ranked", "too-many-to-rank"])
+def test_an_exact_name_comes_first_then_names_with_the_word(sleepy, monkeypatch, ranked):
+    if not ranked:  # as if the word matched more than RELEVANCE_LIMIT entries
+        monkeypatch.setattr(ranking, "RELEVANCE_LIMIT", 0)
+    found = _names(sleepy.test_client(), "/?q=sleep")
+    assert found[0] == "sleep"
+    in_name = [n for n in NAMES if "sleep" in n.lower() and n != "sleep"]
+    assert sorted(found[1:5]) == sorted(in_name)
+    assert set(found[5:]) == {"Night Owl", "Quiet Nights"}
+    if not ranked:  # the name matches A to Z, then the rest A to Z
+        assert found[1:5] == sorted(in_name, key=str.lower)
+        assert found[5:] == ["Night Owl", "Quiet Nights"]
