@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     bindparam,
     column,
     exists,
@@ -125,32 +124,6 @@ def _pg_tsquery(words: list[str]) -> ColumnElement[Any]:
 def _like(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def _has_tag(facet: str, values) -> ColumnElement[bool]:
-    return exists().where(
-        ResourceTag.resource_id == Resource.id,
-        ResourceTag.facet == facet,
-        ResourceTag.value.in_(sorted(values)),  # type: ignore[attr-defined]
-    )
-
-
-def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [visibility.where(filters.rule())]
-    for name, chosen in filters.values.items():
-        if name in TAG_FACETS:
-            where.append(_has_tag(TAG_FACETS[name][0], chosen))
-        else:
-            where.append(COLUMN_FACETS[name][0].in_(sorted(chosen)))
-    if "offline" in filters.flags:
-        where.append(Resource.works_offline.is_(True))  # type: ignore[union-attr]
-    if "low_data" in filters.flags:
-        where.append(Resource.low_data.is_(True))  # type: ignore[union-attr]
-    if "moderated" in filters.flags:
-        where.append(
-            and_(Resource.kind == "forum", Resource.moderation.in_(["professional", "peer"]))
-        )  # type: ignore[union-attr]
-    return where
 
 
 def _matching(stmt: Select, words: list[str], dialect: str) -> Select:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import and_, exists, func, or_, select, text
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
@@ -28,11 +28,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from registry import create_app  # noqa: E402
 from registry.catalogue import facets, ranking  # noqa: E402
-from registry.catalogue.search import Filters, _conditions  # noqa: E402
+from registry.catalogue.search import COLUMN_FACETS, TAG_FACETS, Filters  # noqa: E402
 from registry.cli._common import prepare_database  # noqa: E402
 from registry.db import get_engine  # noqa: E402
-from registry.models import Resource  # noqa: E402
+from registry.entries import visibility  # noqa: E402
+from registry.models import Resource, ResourceTag  # noqa: E402
 from tests.pgserver import PostgresServer  # noqa: E402
+
+
+def _has_tag(facet: str, values):
+    return exists().where(
+        ResourceTag.resource_id == Resource.id,
+        ResourceTag.facet == facet,
+        ResourceTag.value.in_(sorted(values)),  # type: ignore[attr-defined]
+    )
+
+
+def _conditions(filters: Filters) -> list:
+    """The filters as SQL conditions, for the LIKE baseline (the page reads the filter index)."""
+    where: list = [visibility.where(filters.rule())]
+    for name, chosen in filters.values.items():
+        if name in TAG_FACETS:
+            where.append(_has_tag(TAG_FACETS[name][0], chosen))
+        else:
+            where.append(COLUMN_FACETS[name][0].in_(sorted(chosen)))
+    if "offline" in filters.flags:
+        where.append(Resource.works_offline.is_(True))  # type: ignore[union-attr]
+    if "low_data" in filters.flags:
+        where.append(Resource.low_data.is_(True))  # type: ignore[union-attr]
+    if "moderated" in filters.flags:
+        where.append(
+            and_(Resource.kind == "forum", Resource.moderation.in_(["professional", "peer"]))
+        )  # type: ignore[union-attr]
+    return where
+
 
 WORDS = ("mood tracker bipolar psychosis voices hearing support peer forum carers family sleep "
          "recovery wellbeing crisis helpline journal diary medication anxiety community group "
