@@ -124,7 +124,8 @@ def entry(resource_id: int):
         # that stands, with who it rests on.
         decisions=(steps := _steps_shown(panel.decision_history(session, resource.id))),
         standing_step=next((step for step in steps if step.stands), None),
-        waiting=panel.pending(session, resource) if _sees_proposals() else None,
+        waiting=(waiting := panel.pending(session, resource) if _sees_proposals() else None),
+        waiting_people=panel.people_of(session, [waiting] if waiting else []),
         rubric_items=rubric.ITEMS,
         answer_labels=rubric.ANSWERS,
         new_versions=status.reviewed_versions(session, review),
