@@ -6,28 +6,27 @@ have it; a count is the population count of (matching entries AND other filters 
 The index is rebuilt when the search version (bumped by database triggers on every change to
 entries or their tags, migration 0006) moves on, so it is never stale. It also keeps the entries
 in alphabetical order, so a results page is picked from it (registry/catalogue/ranking.py)
-without sorting every match in the database.
+without sorting every match in the database, and every entry's words (words.py), so what was
+typed is matched without asking the database.
 """
 
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, literal_column
+from flask import g, has_request_context, request
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from registry.catalogue.search import (
-    _PG_SEARCH,
     COLUMN_FACETS,
     FLAGS,
     STATUSES,
     TAG_FACETS,
     Filters,
-    _fts_query,
-    _matching,
-    _pg_tsquery,
     terms,
 )
+from registry.catalogue.words import Words
 from registry.entries import visibility
 from registry.entries.visibility import Audience
 from registry.models import Meta, Resource, ResourceTag
@@ -50,8 +49,9 @@ class Index:
     position: dict[int, int] = field(default_factory=dict)
     # Ids by lower-cased name, as tuples (the garbage collector soon stops tracking those).
     by_name: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    # Every "name<TAB>id" line in alphabetical order: one string to look for words in names.
-    haystack: str = ""
+    # Every word of every entry's text, for matching what was typed, and of names alone (words.py).
+    words: Words = field(default_factory=Words)
+    name_words: Words = field(default_factory=Words)
 
     def add(self, facet: str, value: str | None, entry_id: int) -> None:
         if value is not None:
@@ -79,6 +79,8 @@ class Match:
 
     words: tuple[str, ...]
     bits: int
+    # The matches whose name holds every word (a name match comes first), once asked for.
+    named: int | None = None
     # Entry id -> relevance (lower is better), filled by ranking.py only when a page needs it.
     ranks: dict[int, float] | None = None
 
@@ -130,11 +132,17 @@ def _build(session: Session, version: str) -> Index:
             Resource.low_data,
             Resource.moderation,
             Resource.name,
+            Resource.provider,
+            Resource.description,
         )  # fmt: skip
     )
     names = index.names
-    for entry_id, state, decision, kind, cost, offline, low_data, moderation, name in rows:
+    # The text each entry's words come from, as in the database's documents (migration 0004).
+    texts: dict[int, list[str | None]] = {}
+    for (entry_id, state, decision, kind, cost, offline, low_data, moderation, name,
+         provider, description) in rows:  # fmt: skip
         names[entry_id] = name.lower()
+        texts[entry_id] = [name, kind, provider, description]
         bit = 1 << entry_id
         index.every |= bit
         index.lifecycle[(state, decision)] = index.lifecycle.get((state, decision), 0) | bit
@@ -150,22 +158,36 @@ def _build(session: Session, version: str) -> Index:
         select(ResourceTag.resource_id, ResourceTag.facet, ResourceTag.value)
     ):
         index.add(facet, value, entry_id)
+        if entry_id in texts:
+            texts[entry_id].append(value)
+    for entry_id, held in texts.items():
+        index.words.add(entry_id, held)
+        index.name_words.add(entry_id, held[:1])
+    index.words.finish()
+    index.name_words.finish()
     # The catalogue's alphabetical order: the same in Python on every database (collations differ).
     index.order = sorted(names, key=lambda entry_id: (names[entry_id], entry_id))
     index.position = {entry_id: place for place, entry_id in enumerate(index.order)}
     for entry_id in index.order:
         name = names[entry_id]
         index.by_name[name] = (*index.by_name.get(name, ()), entry_id)
-    index.haystack = "\n".join(
-        f"{names[i].replace(chr(10), ' ').replace(chr(9), ' ')}\t{i}" for i in index.order
-    )
     return index
+
+
+def _current_version(session: Session, key: str) -> str:
+    """Return the search version, read once per page view: a page asks for the index a few times."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return _version(session)
+    read = g.setdefault("search_versions", {})
+    if key not in read:
+        read[key] = _version(session)
+    return read[key]
 
 
 def index(session: Session) -> Index:
     """Return the current index for this database, rebuilding it if the data moved on."""
     key = str(session.get_bind().url)
-    version = _version(session)
+    version = _current_version(session, key)
     found = _cache.get(key)
     if found is not None and found.version == version:
         return found
@@ -220,47 +242,12 @@ def _text_matches(session: Session, query: str | None, built: Index) -> Match | 
         if key in _matches:
             _matches.move_to_end(key)
             return _matches[key]
-    found = Match(tuple(words), _find_text(session, words, built))
+    found = Match(tuple(words), built.words.matching(words) & built.every)
     with _lock:
         _matches[key] = found
         while len(_matches) > MATCHES_KEPT:
             _matches.popitem(last=False)
     return found
-
-
-def _find_text(session: Session, words: list[str], built: Index) -> int:
-    dialect = session.get_bind().dialect.name
-    # The database sums the matches into 32-bit words of the bitset: a row per 32 entries.
-    if dialect == "sqlite":
-        rows = session.connection().exec_driver_sql(
-            "SELECT rowid >> 5, sum(1 << (rowid & 31)) FROM resource_fts"
-            " WHERE resource_fts MATCH ? GROUP BY 1",
-            (_fts_query(words),),
-        )
-        return _from_words(rows) & built.every
-    if dialect == "postgresql":
-        entry = _PG_SEARCH.c.resource_id
-        bit = literal_column("1::bigint").op("<<")(entry.op("&")(31))
-        stmt = (
-            select(entry.op(">>")(5), func.sum(bit))
-            .where(_PG_SEARCH.c.document.op("@@")(_pg_tsquery(words)))
-            .group_by(literal_column("1"))
-        )
-        return _from_words(session.exec(stmt)) & built.every
-    # LIKE elsewhere: no ranking needed to count.
-    stmt = _matching(select(Resource.id), words, dialect)
-    return bits_of(session.exec(stmt).all()) & built.every
-
-
-def _from_words(rows) -> int:
-    """Return the bitset made of (word number, 32-bit word) rows."""
-    words = {int(at): int(value) for at, value in rows}
-    if not words:
-        return 0
-    bitmap = bytearray(4 * (max(words) + 1))
-    for at, value in words.items():
-        bitmap[4 * at : 4 * at + 4] = value.to_bytes(4, "little")
-    return int.from_bytes(bitmap, "little")
 
 
 def _masks(built: Index, filters: Filters) -> dict[str, int]:

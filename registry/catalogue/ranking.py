@@ -33,50 +33,38 @@ def page_ids(session: Session, tally: Tally, *, offset: int, limit: int) -> list
     built, match = tally.index, tally.match
     if match is None:
         return _alphabetical(built, tally.found, count, offset, stop)
-    words, names, position = match.words, built.names, built.position
-    phrase = " ".join(words)
+    names, position, found = built.names, built.position, tally.found
+    phrase = " ".join(match.words)
+    exact = [i for i in built.by_name.get(phrase, ()) if found >> i & 1]
+    named = _named(built, match) & found & ~facets.bits_of(exact)
     if match.bits.bit_count() <= RELEVANCE_LIMIT:
         ranks = _ranks(session, match)
         if ranks is not None:
+            in_name = set(facets.members(named))
 
             def key(entry_id: int) -> tuple[int, float, int]:
-                name = names[entry_id]
-                tier = 0 if name == phrase else 1 if all(w in name for w in words) else 2
+                tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
                 return tier, ranks.get(entry_id, 0.0), position[entry_id]
 
-            return heapq.nsmallest(stop, facets.members(tally.found), key=key)[offset:]
+            return heapq.nsmallest(stop, facets.members(found), key=key)[offset:]
     # Too many to rank: an exact name first, then names holding every word, then the rest, each
-    # alphabetical; the names are read in order only until the page is full.
-    found = tally.found
-    bitmap = found.to_bytes((found.bit_length() + 7) // 8, "little")
-
-    def shown(entry_id: int) -> bool:
-        return entry_id >> 3 < len(bitmap) and bool(bitmap[entry_id >> 3] >> (entry_id & 7) & 1)
-
-    exact = [i for i in built.by_name.get(phrase, ()) if shown(i)]
-    named = exact + [i for i in _holding(built, words, shown, stop) if names[i] != phrase]
-    if len(named) >= stop:
-        return named[offset:stop]
-    # Every name holding the words was read: the rest follow alphabetically.
-    rest = found & ~facets.bits_of(named)
-    skip = max(0, offset - len(named))
-    return named[offset:] + _alphabetical(built, rest, count - len(named), skip, stop - len(named))
+    # alphabetical, each walked only until the page is full.
+    picked = exact[offset:stop]
+    skip = max(0, offset - len(exact))
+    in_names = named.bit_count()
+    picked += _alphabetical(built, named, in_names, skip, stop - len(exact))
+    if len(exact) + in_names >= stop:
+        return picked
+    rest = found & ~named & ~facets.bits_of(exact)
+    skip = max(0, offset - len(exact) - in_names)
+    return picked + _alphabetical(built, rest, rest.bit_count(), skip, stop - len(exact) - in_names)
 
 
-def _holding(built: Index, words: tuple[str, ...], shown, stop: int):
-    """Yield, alphabetically, shown entries whose name holds every word, up to stop of them."""
-    hay = built.haystack
-    word = max(words, key=len)  # the longest word is likely the rarest: fewest lines to read
-    found = 0
-    at = hay.find(word)
-    while at != -1 and found < stop:
-        end = hay.find("\n", at)
-        end = len(hay) if end == -1 else end
-        name, _, entry_id = hay[hay.rfind("\n", 0, at) + 1 : end].rpartition("\t")
-        if all(w in name for w in words) and shown(int(entry_id)):  # (word may be in the id)
-            found += 1
-            yield int(entry_id)
-        at = hay.find(word, end)
+def _named(built: Index, match: Match) -> int:
+    """Return the matches whose name holds a word beginning with each word typed."""
+    if match.named is None:
+        match.named = built.name_words.matching(match.words) & match.bits
+    return match.named
 
 
 def page(session: Session, tally: Tally, *, offset: int, limit: int) -> list[Resource]:

@@ -1,8 +1,9 @@
-"""Search the registry: one function turns what a person typed and their filters into a statement.
+"""Search the registry: what a person typed, their filters, and the full-text indexes' queries.
 
-On SQLite the words are matched in an FTS5 index (see migration 0004) and ranked with bm25;
-on PostgreSQL in a GIN-indexed tsvector table (same migration), ranked with ts_rank_cd; on other
-databases every word must appear in a field (LIKE), unranked.
+Words are matched in memory, the same on every database (words.py, built with the filter index
+in facets.py). The database's full-text indexes (migration 0004) rank a search with few enough
+matches: FTS5's bm25 on SQLite, ts_rank_cd over a GIN-indexed tsvector table on PostgreSQL;
+elsewhere results stay alphabetical.
 """
 
 import re
@@ -11,24 +12,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     bindparam,
     column,
-    exists,
     func,
     literal_column,
-    or_,
     table,
 )
-from sqlmodel import select
 
 from registry.entries import visibility
 from registry.entries.visibility import Audience
-from registry.models import Resource, ResourceTag
+from registry.models import Resource
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform
 
 # The full-text indexes (migration 0004): not models, so Alembic and SQLModel leave them alone.
-_FTS = table("resource_fts", column("rowid"))
 _PG_SEARCH = table("resource_search", column("resource_id"), column("document"))
 MAX_TERMS = 12
 MAX_TERM_LENGTH = 60
@@ -119,45 +115,6 @@ def _pg_tsquery(words: list[str]) -> ColumnElement[Any]:
     return func.to_tsquery(
         literal_column("'simple'"), func.unaccent(bindparam("ts_query", _ts_query(words)))
     )
-
-
-def _like(word: str) -> str:
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _matching(stmt: Select, words: list[str], dialect: str) -> Select:
-    """Return stmt narrowed to entries matching every word (ranking.py puts them in order)."""
-    if not words:
-        return stmt
-    if dialect == "sqlite":
-        fts = literal_column("resource_fts")
-        # Materialised first, so SQLite runs the MATCH once instead of once per entry.
-        matched = (
-            select(_FTS.c.rowid.label("id"))
-            .where(fts.op("MATCH")(bindparam("fts_query", _fts_query(words))))
-            .cte("matched")
-            .prefix_with("MATERIALIZED")
-        )
-        return stmt.join(matched, matched.c.id == Resource.id)
-    if dialect == "postgresql":
-        return stmt.join(_PG_SEARCH, _PG_SEARCH.c.resource_id == Resource.id).where(
-            _PG_SEARCH.c.document.op("@@")(_pg_tsquery(words))
-        )
-    for word in words:
-        pattern = _like(word)
-        stmt = stmt.where(
-            or_(
-                func.lower(Resource.name).like(pattern, escape="\\"),
-                func.lower(func.coalesce(Resource.description, "")).like(pattern, escape="\\"),
-                func.lower(func.coalesce(Resource.provider, "")).like(pattern, escape="\\"),
-                exists().where(
-                    ResourceTag.resource_id == Resource.id,
-                    func.lower(ResourceTag.value).like(pattern, escape="\\"),
-                ),
-            )
-        )
-    return stmt
 
 
 # Above this many text matches, relevance (bm25, computed for every match) costs more than it

@@ -94,6 +94,18 @@ def test_search_finds_words_by_their_beginning_and_ignores_accents(app, session)
     assert _names(client, "/?q=soutie") == ["Café Santé Mentale"]
 
 
+def test_every_field_is_searched_word_by_word_whatever_the_punctuation(app, session):
+    _add(session, "Steady", "https://steady.example.org/", provider="Mind (Cymru)",
+         description="Self-help for ÉARLY warning signs; e-mail support.", conditions=["bipolar"])  # fmt: skip
+    _add(session, "Other", "https://other.example.org/", description="Helps nobody in particular.")
+    client = app.test_client()
+    for query in ("cymru", "help early", "warn sign", "mail", "bipol", "steady self"):
+        assert _names(client, f"/?q={query}") == ["Steady"], query
+    # Each word must begin a word: inside one it finds nothing; every word must be found.
+    assert _names(client, "/?q=elp") == []
+    assert _names(client, "/?q=steady+nobody") == []
+
+
 def test_the_index_follows_edits(reviewed, people):
     with Session(get_engine(reviewed)) as session:
         entry = session.exec(select(Resource).where(Resource.name == "Mood Diary App")).one()
