@@ -127,7 +127,13 @@ def add():
 @bp.post("/remove")
 def remove():
     removed = request.form.get("resource_id", type=int)
-    session["handout"] = [i for i in handout_ids() if i != removed]
+    ids = handout_ids()
+    if removed in ids:
+        session["handout"] = [i for i in ids if i != removed]
+        entry = get_session().get(Resource, removed)
+        flash(
+            f"“{entry.name}” taken out of your handout." if entry else "Taken out of your handout."
+        )
     return redirect(_back())
 
 

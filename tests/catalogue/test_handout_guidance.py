@@ -163,6 +163,25 @@ def test_a_handout_can_lose_an_entry_and_be_emptied(reviewed, session):
     assert "Your handout is empty" in web.get("/handout").get_data(as_text=True)
 
 
+def test_each_entry_on_the_handout_page_has_its_own_remove_button(reviewed, session):
+    web = Web(reviewed.test_client())
+    _hand_out(web, session, "Mood Diary App", "Voices Together")
+    soup = BeautifulSoup(web.get("/handout").data, "html.parser")
+    forms = {
+        f.button.get_text(" ", strip=True): f for f in soup.select("form.registry-handout__remove")
+    }
+    assert set(forms) == {"Remove Mood Diary App from the handout",
+                          "Remove Voices Together from the handout"}  # fmt: skip
+    form = forms["Remove Mood Diary App from the handout"]
+    fields = {i["name"]: i["value"] for i in form.select("input")}
+    page = web.client.post(form["action"], data=fields, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "“Mood Diary App” taken out of your handout." in text
+    assert list(_sheet(web)) == ["Voices Together"]
+    # The button is for the screen: the printed sheet carries only the resources.
+    assert "registry-screen-only" in form["class"]
+
+
 def test_the_handout_prints_only_the_sheet(reviewed):
     css = reviewed.test_client().get("/static/registry.css").get_data(as_text=True)
     print_rules = css[css.index("@media print") :]
