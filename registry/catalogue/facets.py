@@ -11,7 +11,7 @@ typed is matched without asking the database.
 """
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
 from flask import g, has_request_context, request
@@ -52,11 +52,6 @@ class Index:
     # Every word of every entry's text, for matching what was typed, and of names alone (words.py).
     words: Words = field(default_factory=Words)
     name_words: Words = field(default_factory=Words)
-
-    def add(self, facet: str, value: str | None, entry_id: int) -> None:
-        if value is not None:
-            key = (facet, value)
-            self.options[key] = self.options.get(key, 0) | (1 << entry_id)
 
     def any_of(self, facet: str, values) -> int:
         found = 0
@@ -139,27 +134,32 @@ def _build(session: Session, version: str) -> Index:
     names = index.names
     # The text each entry's words come from, as in the database's documents (migration 0004).
     texts: dict[int, list[str | None]] = {}
+    # Ids gathered per option first: setting bits one by one in a big integer copies it each time.
+    having: dict[tuple[str, str], list[int]] = defaultdict(list)
+    lifecycle: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for (entry_id, state, decision, kind, cost, offline, low_data, moderation, name,
          provider, description) in rows:  # fmt: skip
         names[entry_id] = name.lower()
         texts[entry_id] = [name, kind, provider, description]
-        bit = 1 << entry_id
-        index.every |= bit
-        index.lifecycle[(state, decision)] = index.lifecycle.get((state, decision), 0) | bit
-        index.add("kind", kind, entry_id)
-        index.add("cost", cost, entry_id)
+        lifecycle[(state, decision)].append(entry_id)
+        having["kind", kind].append(entry_id)
+        if cost is not None:
+            having["cost", cost].append(entry_id)
         if offline:
-            index.add("flag", "offline", entry_id)
+            having["flag", "offline"].append(entry_id)
         if low_data:
-            index.add("flag", "low_data", entry_id)
+            having["flag", "low_data"].append(entry_id)
         if kind == "forum" and moderation in ("professional", "peer"):
-            index.add("flag", "moderated", entry_id)
+            having["flag", "moderated"].append(entry_id)
     for entry_id, facet, value in session.exec(
         select(ResourceTag.resource_id, ResourceTag.facet, ResourceTag.value)
     ):
-        index.add(facet, value, entry_id)
+        having[facet, value].append(entry_id)
         if entry_id in texts:
             texts[entry_id].append(value)
+    index.every = bits_of(names)
+    index.lifecycle = {key: bits_of(ids) for key, ids in lifecycle.items()}
+    index.options = {key: bits_of(ids) for key, ids in having.items()}
     for entry_id, held in texts.items():
         index.words.add(entry_id, held)
         index.name_words.add(entry_id, held[:1])
