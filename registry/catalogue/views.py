@@ -86,6 +86,12 @@ def index():
     everything = facets.total(
         session, query, Filters(statuses=ALL_LIVE_STATUSES, audience=audience)
     )
+    # "Show all" drops the filters too: say what it adds for the same words, not these filters.
+    beyond = (
+        facets.tally(session, query, Filters(audience=audience)).counts["status"]
+        if everything > total
+        else {}
+    )
     size = current_app.config["REGISTRY_PAGE_SIZE"]
     pages = max(1, -(-total // size))
     page = min(_page(), pages)
@@ -100,6 +106,7 @@ def index():
         checks=latest_checks(session, ids),
         total=total,
         everything=everything,
+        beyond=beyond,
         page=page,
         pages=pages,
         page_url=_page_url,
@@ -116,21 +123,28 @@ def index():
 def entry(resource_id: int):
     resource = visible_or_404(resource_id)
     session = get_session()
+    # Every step of every decision, newest first: the standing review is the first that stands.
+    every_step = panel.decision_history(session, resource.id)
+    standing_step = next((step for step in every_step if step.stands), None)
+    review = standing_step.review if standing_step else None
+    # The last 30 results, oldest first: the newest is the entry's latest check.
+    history = status.history(session, resource.id, limit=30)
+    waiting = panel.pending(session, resource) if _sees_proposals() else None
     return render_template(
         "entry.html",
         resource=resource,
-        review=(review := status.latest_review(session, resource.id)),
+        review=review,
         # Reviewers see every step; clinicians the decisions that stood. The card shows the step
         # that stands, with who it rests on.
-        decisions=(steps := _steps_shown(panel.decision_history(session, resource.id))),
-        standing_step=next((step for step in steps if step.stands), None),
-        waiting=(waiting := panel.pending(session, resource) if _sees_proposals() else None),
+        decisions=_steps_shown(every_step),
+        standing_step=standing_step,
+        waiting=waiting,
         waiting_people=panel.people_of(session, [waiting] if waiting else []),
         rubric_items=rubric.ITEMS,
         answer_labels=rubric.ANSWERS,
         new_versions=status.reviewed_versions(session, review),
-        check=latest_checks(session, [resource.id]).get(resource.id),
-        history=(history := status.history(session, resource.id, limit=30)),
+        check=history[-1] if history else None,
+        history=history,
         chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
         handout=handout_ids(),
         public=visibility.may_open(Audience.PUBLIC, resource),

@@ -94,6 +94,17 @@ def test_search_finds_words_by_their_beginning_and_ignores_accents(app, session)
     assert _names(client, "/?q=soutie") == ["Café Santé Mentale"]
 
 
+def test_show_all_says_what_its_link_adds_whatever_the_filters(reviewed):
+    # "Show all" drops the filters, so its figures are those of the page it leads to.
+    client = reviewed.test_client()
+    soup = BeautifulSoup(client.get("/?kind=app").data, "html.parser")
+    link = next(a for a in soup.select("a") if a.get_text(strip=True).startswith("Show all"))
+    assert link.get_text(" ", strip=True) == "Show all 3, including 1 not recommended"
+    shown = BeautifulSoup(client.get(link["href"]).data, "html.parser")
+    assert len(shown.select(".registry-result")) == 3
+    assert "Carers Helpline" in shown.get_text(" ")
+
+
 def test_every_field_is_searched_word_by_word_whatever_the_punctuation(app, session):
     _add(session, "Steady", "https://steady.example.org/", provider="Mind (Cymru)",
          description="Self-help for ÉARLY warning signs; e-mail support.", conditions=["bipolar"])  # fmt: skip
