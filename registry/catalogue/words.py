@@ -12,6 +12,7 @@ import re
 import unicodedata
 from array import array
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Iterable
 
 _WORD = re.compile(r"[^\W_]+")
@@ -36,27 +37,20 @@ class Words:
     """Every word in the registry's entries, in order, with the entries holding each."""
 
     def __init__(self) -> None:
-        self._postings: dict[str, array] = {}
+        self._postings: defaultdict[str, array] = defaultdict(lambda: array("I"))
         self.vocabulary: list[str] = []
         self._entries: list[array] = []
         self._bits: dict[int, int] = {}
 
     def add(self, entry_id: int, texts: Iterable[str | None]) -> None:
         """Record the words of an entry's texts (call once per entry, before finish)."""
-        seen: set[str] = set()
-        for text in texts:
-            if text:
-                seen.update(split(text))
         postings = self._postings
-        for word in seen:
-            held = postings.get(word)
-            if held is None:
-                held = postings[word] = array("I")
-            held.append(entry_id)
+        for word in set(split(" ".join(text for text in texts if text))):
+            postings[word].append(entry_id)
 
     def finish(self) -> None:
         """Sort the words so a prefix is a range of them, and set up the common words' bitsets."""
-        postings, self._postings = self._postings, {}
+        postings, self._postings = self._postings, defaultdict(lambda: array("I"))
         self.vocabulary = sorted(postings)
         self._entries = [postings[word] for word in self.vocabulary]
         self._bits = {
