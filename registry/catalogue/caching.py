@@ -15,14 +15,15 @@ import hashlib
 import threading
 from pathlib import Path
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from registry.catalogue import facets
 from registry.db import get_session
 from registry.models import AuditEvent, CheckResult, Meta
 
-SEARCH_VERSION = "search_version"
+SEARCH_VERSION = facets.SEARCH_VERSION
 STATIC_MAX_AGE = 365 * 24 * 3600  # a versioned static file never changes under its name
 # Public HTML pages that carry a validator: they show registry data and nothing of a person's.
 VALIDATED = frozenset(
@@ -31,19 +32,19 @@ VALIDATED = frozenset(
 
 
 def data_version() -> str:
-    """Return a token that changes whenever anything a public page shows changes."""
-    row = (
-        get_session()
-        .execute(
+    """Return a token that changes whenever anything a public page shows changes (read once)."""
+    if "data_version" not in g:
+        session = get_session()
+        row = session.execute(
             select(
                 select(Meta.value).where(Meta.key == SEARCH_VERSION).scalar_subquery(),
                 select(func.max(CheckResult.id)).scalar_subquery(),
                 select(func.max(AuditEvent.id)).scalar_subquery(),
             )
-        )
-        .one()
-    )
-    return ":".join(str(part) for part in row)
+        ).one()
+        facets.note_version(session, row[0])  # the filter index needs no query of its own
+        g.data_version = ":".join(str(part) for part in row)
+    return g.data_version
 
 
 def _release(app: Flask) -> str:
@@ -81,10 +82,10 @@ def _validated() -> bool:
 
 def _answer_unchanged() -> Response | None:
     """Answer 304, rendering nothing, when the browser's copy of a public page is current."""
-    if not _validated() or not request.if_none_match:
+    if not _validated():
         return None
-    tag = page_tag()
-    if not request.if_none_match.contains_weak(tag):
+    tag = page_tag()  # read before the page is made, so its tag never claims newer data
+    if not request.if_none_match or not request.if_none_match.contains_weak(tag):
         return None
     response = Response(status=304)
     response.set_etag(tag, weak=True)

@@ -184,6 +184,13 @@ def _current_version(session: Session, key: str) -> str:
     return read[key]
 
 
+def note_version(session: Session, value: str | None) -> None:
+    """Take the search version another query of this page view read already (caching.py)."""
+    if has_request_context() and session.get_bind().dialect.name in ("sqlite", "postgresql"):
+        read = g.setdefault("search_versions", {})
+        read[str(session.get_bind().url)] = value if value is not None else "0"
+
+
 def index(session: Session) -> Index:
     """Return the current index for this database, rebuilding it if the data moved on."""
     key = str(session.get_bind().url)
