@@ -45,12 +45,21 @@ def test_a_clinician_searches_filters_opens_an_entry_and_prints_a_handout(live_s
     axe(page)
 
     page.emulate_media(media="print")
-    expect(page.locator(".registry-screen-only")).to_be_hidden()
+    screen_only = page.locator(".registry-screen-only")
+    expect(screen_only).to_have_count(3)  # the page's instructions and each Remove button
+    for n in range(3):
+        expect(screen_only.nth(n)).to_be_hidden()
     expect(page.locator("header")).to_be_hidden()
     expect(page.locator(".registry-handout__safety")).to_be_visible()
     expect(page.locator("svg.registry-qr")).to_have_count(2)
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF")
+
+    page.emulate_media(media="screen")
+    page.get_by_role("button", name="Remove Voices Together from the handout").click()
+    expect(page.locator(".registry-flash")).to_contain_text("“Voices Together” taken out")
+    expect(page.locator(".registry-handout__entry h3")).to_have_text(["Mood Diary App"])
+    axe(page)
 
 
 def test_a_reviewer_works_the_queue_and_records_a_decision(live_server, page, axe):
