@@ -14,6 +14,14 @@ def _sign_in(page, base: str, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def _expect_screen_only_hidden(page, count: int) -> None:
+    """Expect each of the page's screen-only parts (instructions, Remove buttons) to be hidden."""
+    screen_only = page.locator(".registry-screen-only")
+    expect(screen_only).to_have_count(count)
+    for n in range(count):
+        expect(screen_only.nth(n)).to_be_hidden()
+
+
 def test_a_clinician_searches_filters_opens_an_entry_and_prints_a_handout(live_server, page, axe):
     base = live_server
     page.goto(base + "/")
@@ -45,10 +53,7 @@ def test_a_clinician_searches_filters_opens_an_entry_and_prints_a_handout(live_s
     axe(page)
 
     page.emulate_media(media="print")
-    screen_only = page.locator(".registry-screen-only")
-    expect(screen_only).to_have_count(3)  # the page's instructions and each Remove button
-    for n in range(3):
-        expect(screen_only.nth(n)).to_be_hidden()
+    _expect_screen_only_hidden(page, 3)  # the page's instructions and each Remove button
     expect(page.locator("header")).to_be_hidden()
     expect(page.locator(".registry-handout__safety")).to_be_visible()
     expect(page.locator("svg.registry-qr")).to_have_count(2)
@@ -222,7 +227,7 @@ def test_a_printed_handout_keeps_the_reviewers_cautions_and_the_failing_check(
     expect(mood.locator(".registry-handout__stores a")).to_have_text(
         ["https://apps.apple.com/app/id000000001"]
     )
-    expect(page.locator(".registry-screen-only")).to_be_hidden()
+    _expect_screen_only_hidden(page, 3)
     axe(page)
     assert page.pdf(format="A4").startswith(b"%PDF")
 
