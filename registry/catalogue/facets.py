@@ -26,7 +26,7 @@ from registry.catalogue.search import (
     Filters,
     terms,
 )
-from registry.catalogue.words import Words
+from registry.catalogue.words import Words, bits_of
 from registry.entries import visibility
 from registry.entries.visibility import Audience
 from registry.models import Meta, Resource, ResourceTag
@@ -213,17 +213,6 @@ def count(session: Session, rule: visibility.Rule) -> int:
 def recommended_count(session: Session) -> int:
     """Return how many entries stand recommended now, with or without cautions."""
     return count(session, visibility.public_default_rule)
-
-
-def bits_of(ids) -> int:
-    """Return a bitset of entry ids."""
-    ids = list(ids)
-    if not ids:
-        return 0
-    bitmap = bytearray(max(ids) // 8 + 1)
-    for entry_id in ids:
-        bitmap[entry_id >> 3] |= 1 << (entry_id & 7)
-    return int.from_bytes(bitmap, "little")
 
 
 # The bit positions set in each byte value, for listing the members of a bitset.

@@ -54,7 +54,7 @@ class Words:
         self.vocabulary = sorted(postings)
         self._entries = [postings[word] for word in self.vocabulary]
         self._bits = {
-            place: _bits_of(held)
+            place: bits_of(held)
             for place, held in enumerate(self._entries)
             if len(held) >= KEEP_BITS_FROM
         }
@@ -81,7 +81,7 @@ class Words:
         return found | int.from_bytes(loose, "little") if loose else found
 
 
-def _set_bits(bitmap: bytearray, ids: array) -> bytearray:
+def _set_bits(bitmap: bytearray, ids: array | list[int]) -> bytearray:
     need = max(ids) // 8 + 1
     if need > len(bitmap):
         bitmap.extend(bytes(need - len(bitmap)))
@@ -90,5 +90,7 @@ def _set_bits(bitmap: bytearray, ids: array) -> bytearray:
     return bitmap
 
 
-def _bits_of(ids: array) -> int:
-    return int.from_bytes(_set_bits(bytearray(), ids), "little")
+def bits_of(ids: Iterable[int]) -> int:
+    """Return a bitset of entry ids."""
+    ids = list(ids)
+    return int.from_bytes(_set_bits(bytearray(), ids), "little") if ids else 0
