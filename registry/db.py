@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from flask import Flask, abort, current_app, g
+from flask import Flask, abort, current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -48,8 +48,29 @@ def get_engine(app: Flask | None = None) -> Engine:
 def get_session() -> Session:
     """Return the database session of this request or command, opening it on first use."""
     if "db_session" not in g:
-        g.db_session = Session(get_engine())
+        g.db_session = Session(_reader() or get_engine())
     return g.db_session
+
+
+_READ_ONLY = "registry.read_only"
+
+
+def read_only(app: Flask, endpoints: frozenset[str]) -> None:
+    """Let GET requests to endpoints that only read run each statement in a transaction of its own.
+
+    Such a page needs no transaction around its reads: under PostgreSQL's read committed each
+    statement sees what was committed when it began, in a transaction or not, and SQLite opens
+    none for a read. Without one, a page spends no round trips on BEGIN and ROLLBACK.
+    """
+    engine = app.extensions["registry.engine"]
+    app.extensions[_READ_ONLY] = (endpoints, engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+def _reader() -> Engine | None:
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return None
+    endpoints, reader = current_app.extensions.get(_READ_ONLY, ((), None))
+    return reader if request.endpoint in endpoints else None
 
 
 def get_or_404(model: type[T], ident: int) -> T:

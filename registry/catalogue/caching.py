@@ -3,10 +3,11 @@
 A public page (nobody signed in) carries an ETag made from everything it shows: the data's
 version (the search version the database's triggers bump on every change to an entry, the
 newest check result and the newest audit entry, which every decision, edit, report and
-guidance change writes), the code's release, the address, and what the browser's own session
-adds (its handout, its form token). A request whose If-None-Match holds that tag is answered
-304 before anything is rendered, and `Cache-Control: private, no-cache` makes every browser ask
-again each time, so a decision shows at once. Pages for someone signed in are never stored
+guidance change writes), the day (a review falls overdue at midnight), the code's release,
+the address, and what the browser's own session adds (its handout, its form token). A request
+whose If-None-Match holds that tag is answered 304 before anything is rendered, and
+`Cache-Control: private, no-cache` makes every browser ask again each time, so a decision shows
+at once. Pages for someone signed in are never stored
 (catalogue/views.py). Static files are linked under a versioned name (`?v=` the file's hash)
 and may be kept for a year; a change to a file changes its name.
 """
@@ -19,6 +20,7 @@ from flask import Flask, Response, current_app, g, request, session
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from registry import db
 from registry.catalogue import facets
 from registry.db import get_session
 from registry.models import AuditEvent, CheckResult, Meta
@@ -64,6 +66,7 @@ def page_tag() -> str:
     parts = [
         current_app.config["REGISTRY_RELEASE"],
         data_version(),
+        db.utcnow().date().isoformat(),  # a review falls overdue at midnight, data unchanged
         request.full_path,
         ",".join(str(i) for i in session.get("handout", [])),
         str(session.get("csrf_token", "")),
@@ -134,6 +137,7 @@ def _versioned_static(endpoint: str, values: dict) -> None:
 def init_app(app: Flask) -> None:
     """Give public pages validators and static files versioned names and long cache lives."""
     app.config["REGISTRY_RELEASE"] = _release(app)
+    db.read_only(app, VALIDATED)  # public pages only read: no transaction round trips
     app.before_request(_answer_unchanged)
     app.after_request(_validators)
     app.url_defaults(_versioned_static)

@@ -8,12 +8,12 @@ from markupsafe import Markup
 
 from checks import contacts
 from registry.accounts.auth import current_audience
-from registry.catalogue import facets, ranking
+from registry.catalogue import cards, facets, ranking
 from registry.catalogue.handout import handout_ids
 from registry.catalogue.search import ALL_LIVE_STATUSES, Filters
 from registry.db import get_or_404, get_session
 from registry.entries import status, visibility
-from registry.entries.status import caution, latest_checks, latest_reviews, lines, review_overdue
+from registry.entries.status import caution, lines, review_overdue
 from registry.entries.visibility import Audience
 from registry.models import Resource
 from registry.review import dashboard, panel, rubric
@@ -95,15 +95,12 @@ def index():
     size = current_app.config["REGISTRY_PAGE_SIZE"]
     pages = max(1, -(-total // size))
     page = min(_page(), pages)
-    resources = ranking.page(session, found, offset=(page - 1) * size, limit=size)
-    ids = [r.id for r in resources]
+    ids = ranking.page_ids(session, found, offset=(page - 1) * size, limit=size)
     return render_template(
         "catalogue.html",
         query=query,
         filters=filters,
-        resources=resources,
-        reviews=latest_reviews(session, ids),
-        checks=latest_checks(session, ids),
+        cards=cards.for_page(session, ids, audience),
         total=total,
         everything=everything,
         beyond=beyond,

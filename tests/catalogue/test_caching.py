@@ -5,14 +5,18 @@ until anything on the page changes (a decision, a check result, an edit), then t
 """
 
 import re
+from datetime import timedelta
 
 from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 
-from registry.db import get_engine
+from registry import db
+from registry.db import get_engine, utcnow
+from registry.entries import status
 from registry.jobs.checkrun import result_row
 from registry.models import Resource
 from tests.api.conftest import report
+from tests.catalogue.test_search_queries import _statements
 from tests.conftest import Web
 from tests.review.test_lifecycle import _decision, review_form
 
@@ -99,3 +103,70 @@ def test_static_files_are_linked_under_a_versioned_name_and_kept_for_a_year(clie
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.select("link[href^='/static/'], script[src^='/static/'], img[src^='/static/']"):
         assert client.get(tag.get("href") or tag.get("src")).status_code == 200
+
+
+def _rows_loaded(statements: list[str]) -> list[str]:
+    return [
+        s for s in statements if s.lstrip().upper().startswith("SELECT RESOURCE.ID, RESOURCE.NAME")
+    ]
+
+
+def _card(html: str, name: str):
+    """Return the results card of the entry called name on a catalogue page."""
+    soup = BeautifulSoup(html, "html.parser")
+    found = [c for c in soup.select("li.registry-result") if c.h3.get_text(strip=True) == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_a_results_page_of_kept_cards_loads_no_rows_and_a_decision_shows_at_once(
+    reviewed, client, as_role
+):
+    mood = _entry(reviewed, "Mood Diary App")
+    first = client.get("/?show=all").get_data(as_text=True)
+    assert "Rationale for Mood Diary App." in _card(first, "Mood Diary App").get_text()
+    with _statements(reviewed) as seen:
+        again = client.get("/?show=all").get_data(as_text=True)
+    assert _rows_loaded(seen) == [], "every card of a page seen before is kept"
+    assert again == first
+
+    # A reviewer's decision changes the card at once, for the public and for staff.
+    reviewer = as_role("reviewer2")
+    sent = review_form(reviewer, mood.id, _decision("not_recommended", rationale="It sells data."))
+    assert sent.status_code == 302
+    for browser in (client, as_role("clinician")):
+        card = _card(browser.get("/?show=all").get_data(as_text=True), "Mood Diary App")
+        assert "It sells data." in card.get_text()
+        assert "registry-result--unrecommended" in card["class"]
+        assert card.find("button", string=re.compile("Add to handout")) is None
+
+
+def test_a_new_check_result_shows_on_the_card_at_once(reviewed, client):
+    mood = _entry(reviewed, "Mood Diary App")
+    before = _card(client.get("/").get_data(as_text=True), "Mood Diary App")
+    assert "Check before recommending" not in before.get_text()
+    with Session(get_engine(reviewed)) as session:
+        session.add(result_row(report(mood.url, "fail", "down"), resource_id=mood.id, run_id=None))
+        session.commit()
+    after = _card(client.get("/").get_data(as_text=True), "Mood Diary App")
+    assert "Check before recommending" in after.get_text()
+
+
+def test_a_review_that_falls_overdue_overnight_shows_the_next_morning(
+    reviewed, client, monkeypatch
+):
+    """Nothing in the database changes at midnight: the day itself is part of what is kept."""
+    today = utcnow()
+    with Session(get_engine(reviewed)) as session:
+        mood = session.exec(select(Resource).where(Resource.name == "Mood Diary App")).one()
+        mood.review_due = today.date()  # due today: overdue from tomorrow
+        session.add(mood)
+        session.commit()
+    kept = client.get("/")
+    assert "Review overdue" not in _card(kept.get_data(as_text=True), "Mood Diary App").get_text()
+    tomorrow = today + timedelta(days=1)
+    for module in (db, status):
+        monkeypatch.setattr(module, "utcnow", lambda: tomorrow)
+    card = _card(client.get("/").get_data(as_text=True), "Mood Diary App")
+    assert "Review overdue" in card.get_text()
+    assert _again(client, "/", kept).status_code == 200, "a browser's copy of yesterday is stale"

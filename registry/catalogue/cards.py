@@ -1,0 +1,116 @@
+"""The catalogue's result cards, each made once per data version and kept for the next page.
+
+A card shows an entry as a results page lists it: its name, kind, provider and conditions, its
+status, the standing review's rationale and cautions, and its latest check. All of that comes
+from the entry, its standing review and its latest check, and from the day (a review falls
+overdue, a store listing goes stale); nothing of the person looking. So a card is rendered once
+and kept, in this process, under the data's version (caching.data_version: every change to an
+entry, every decision and every check result moves it), the day and the audience; a page whose
+cards are all kept loads no rows at all. What differs per person (the Add-to-handout button and
+its form token, the address to come back to) is added by catalogue.html around each card.
+
+The store holds at most CAPACITY cards, the least recently shown going first, and starts
+afresh whenever the version or the day moves on.
+"""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+from markupsafe import Markup
+from sqlmodel import Session, select
+
+from registry import db
+from registry.catalogue import caching
+from registry.entries.status import latest_checks, latest_reviews
+from registry.entries.visibility import Audience, may_hand_out
+from registry.models import Resource
+
+CAPACITY = 5_000  # about 2 KB each: some 10 MB a process at most
+_EXTENSION = "registry.cards"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One entry as the results list shows it; `body` is everything that is the same for all."""
+
+    id: int
+    name: str
+    may_hand_out: bool
+    report_url: str
+    body: Markup
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple | None = None
+        self.cards: OrderedDict[tuple[Audience, int], Card] = OrderedDict()
+
+    def take(self, key: tuple, wanted: list[tuple[Audience, int]]) -> dict[int, Card]:
+        """Return the kept cards of wanted, forgetting every card if key moved on."""
+        with self.lock:
+            if key != self.key:
+                self.key, self.cards = key, OrderedDict()
+            found = {}
+            for item in wanted:
+                card = self.cards.get(item)
+                if card is not None:
+                    self.cards.move_to_end(item)
+                    found[item[1]] = card
+            return found
+
+    def keep(self, key: tuple, audience: Audience, made: list[Card]) -> None:
+        with self.lock:
+            if key != self.key:
+                return  # the data moved on while these were made: not worth keeping
+            for card in made:
+                self.cards[(audience, card.id)] = card
+            while len(self.cards) > CAPACITY:
+                self.cards.popitem(last=False)
+
+
+def _store() -> _Store:
+    return current_app.extensions.setdefault(_EXTENSION, _Store())
+
+
+def clear() -> None:
+    """Forget every kept card of this app (for benchmarks and tests that measure cold pages)."""
+    current_app.extensions[_EXTENSION] = _Store()
+
+
+def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]:
+    """Return the cards of these entries in this order, making only those not kept already.
+
+    Call it in a request, after the page's filter index was read: the version keyed on is then
+    never newer than the results (an entry deleted since is left out).
+    """
+    if not ids:
+        return []
+    store = _store()
+    key = (caching.data_version(), db.utcnow().date())
+    found = store.take(key, [(audience, i) for i in ids])
+    missing = [i for i in ids if i not in found]
+    if missing:
+        made = _make(session, missing)
+        store.keep(key, audience, made)
+        found.update((card.id, card) for card in made)
+    return [found[i] for i in ids if i in found]
+
+
+def _make(session: Session, ids: list[int]) -> list[Card]:
+    """Render the cards of these entries: their rows, tags, reviews and checks in four queries."""
+    rows = session.exec(select(Resource).where(Resource.id.in_(ids))).all()  # type: ignore[union-attr]
+    reviews, checks = latest_reviews(session, ids), latest_checks(session, ids)
+    body = current_app.jinja_env.get_template("_result_card.html").module.body  # type: ignore[attr-defined]
+    return [
+        Card(
+            id=row.id,
+            name=row.name,
+            may_hand_out=may_hand_out(row),
+            report_url=url_for("staff.report", resource_id=row.id),
+            body=Markup(body(row, reviews.get(row.id), checks.get(row.id))),  # noqa: S704 (rendered, escaped)
+        )
+        for row in rows
+    ]
