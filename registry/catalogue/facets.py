@@ -114,6 +114,11 @@ def _version(session: Session) -> str:
     return f"{count}:{latest}:{tags}"
 
 
+# How much a word counts in relevance by where it is: the name, the kind and tags, the provider,
+# the description (the weights the database's own ranking gave them).
+TEXT_WEIGHTS = (10, 4, 2, 1)
+
+
 def _build(session: Session, version: str) -> Index:
     index = Index(version)
     rows = session.exec(
@@ -160,9 +165,10 @@ def _build(session: Session, version: str) -> Index:
     index.every = bits_of(names)
     index.lifecycle = {key: bits_of(ids) for key, ids in lifecycle.items()}
     index.options = {key: bits_of(ids) for key, ids in having.items()}
-    for entry_id, held in texts.items():
-        index.words.add(entry_id, held)
-        index.name_words.add(entry_id, held[:1])
+    for entry_id, (name, kind, provider, description, *tags) in texts.items():
+        labels = " ".join((kind, *tags))
+        index.words.add(entry_id, (name, labels, provider, description), TEXT_WEIGHTS)
+        index.name_words.add(entry_id, (name,))
     index.words.finish()
     index.name_words.finish()
     # The catalogue's alphabetical order: the same in Python on every database (collations differ).

@@ -2,30 +2,23 @@
 
 The filter index (facets.py) already knows which entries a search finds, as a bitset, and keeps
 every entry in alphabetical order. A page is picked from those: an exact name first, then names
-holding every word, then, for text queries with at most RELEVANCE_LIMIT matches, the full-text
-index's own relevance (asked for once per words and search version), then alphabetical order,
-walked only until the page is full. The page's rows are then loaded by id: the same few queries
-whatever the page size, on every database.
+holding every word, then, for text queries with at most RELEVANCE_LIMIT matches, relevance
+(from the words index, reckoned once per words and search version: words.py), then alphabetical
+order, walked only until the page is full. The page's rows are then loaded by id: the same few
+queries whatever the page size, on every database.
 """
 
 import heapq
 
-from sqlalchemy import bindparam, func, literal_column, text
 from sqlmodel import Session, select
 
 from registry.catalogue import facets
 from registry.catalogue.facets import Index, Match, Tally
-from registry.catalogue.search import (
-    _PG_SEARCH,
-    _WEIGHTS,
-    RELEVANCE_LIMIT,
-    _fts_query,
-    _pg_tsquery,
-)
+from registry.catalogue.search import RELEVANCE_LIMIT
 from registry.models import Resource
 
 
-def page_ids(session: Session, tally: Tally, *, offset: int, limit: int) -> list[int]:
+def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
     """Return the ids of one page of a search's results, best first."""
     count, stop = tally.found.bit_count(), offset + limit
     if limit <= 0 or offset >= count:
@@ -38,15 +31,13 @@ def page_ids(session: Session, tally: Tally, *, offset: int, limit: int) -> list
     exact = [i for i in built.by_name.get(phrase, ()) if found >> i & 1]
     named = _named(built, match) & found & ~facets.bits_of(exact)
     if match.bits.bit_count() <= RELEVANCE_LIMIT:
-        ranks = _ranks(session, match)
-        if ranks is not None:
-            in_name = set(facets.members(named))
+        ranks, in_name = _ranks(built, match), set(facets.members(named))
 
-            def key(entry_id: int) -> tuple[int, float, int]:
-                tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
-                return tier, ranks.get(entry_id, 0.0), position[entry_id]
+        def key(entry_id: int) -> tuple[int, float, int]:
+            tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
+            return tier, ranks.get(entry_id, 0.0), position[entry_id]
 
-            return heapq.nsmallest(stop, facets.members(found), key=key)[offset:]
+        return heapq.nsmallest(stop, facets.members(found), key=key)[offset:]
     # Too many to rank: an exact name first, then names holding every word, then the rest, each
     # alphabetical, each walked only until the page is full.
     picked = exact[offset:stop]
@@ -69,7 +60,7 @@ def _named(built: Index, match: Match) -> int:
 
 def page(session: Session, tally: Tally, *, offset: int, limit: int) -> list[Resource]:
     """Return one page of a search's results as entries (with their tags), best first."""
-    ids = page_ids(session, tally, offset=offset, limit=limit)
+    ids = page_ids(tally, offset=offset, limit=limit)
     if not ids:
         return []
     rows = {r.id: r for r in session.exec(select(Resource).where(Resource.id.in_(ids)))}  # type: ignore[union-attr]
@@ -99,29 +90,9 @@ def _alphabetical(built: Index, found: int, count: int, start: int, stop: int) -
     return heapq.nsmallest(stop, facets.members(found), key=built.position.__getitem__)[start:]
 
 
-def _ranks(session: Session, match: Match) -> dict[int, float] | None:
-    """Return how well each text match matches (lower is better), asking the index once."""
-    if match.ranks is not None:
-        return match.ranks
-    dialect = session.get_bind().dialect.name
-    words = list(match.words)
-    if dialect == "sqlite":
-        # FTS5's own bm25, weighted for name, provider, description and tags.
-        fts = literal_column("resource_fts")
-        stmt = (
-            select(literal_column("rowid"), func.bm25(fts, *_WEIGHTS))
-            .select_from(text("resource_fts"))
-            .where(fts.op("MATCH")(bindparam("fts_query", _fts_query(words))))
-        )
-        ranks = {entry_id: rank for entry_id, rank in session.exec(stmt)}
-    elif dialect == "postgresql":
-        query = _pg_tsquery(words)
-        document = _PG_SEARCH.c.document
-        stmt = select(_PG_SEARCH.c.resource_id, func.ts_rank_cd(document, query)).where(
-            document.op("@@")(query)
-        )
-        ranks = {entry_id: -rank for entry_id, rank in session.exec(stmt)}  # higher is better
-    else:
-        return None  # LIKE elsewhere: unranked
-    match.ranks = ranks
-    return ranks
+def _ranks(built: Index, match: Match) -> dict[int, float]:
+    """Return how well each text match matches (lower is better), reckoned once per words."""
+    if match.ranks is None:
+        scores = built.words.relevance(match.words, set(facets.members(match.bits)))
+        match.ranks = {entry_id: -score for entry_id, score in scores.items()}
+    return match.ranks

@@ -1,35 +1,20 @@
-"""Search the registry: what a person typed, their filters, and the full-text indexes' queries.
+"""Search the registry: what a person typed and their filters.
 
-Words are matched in memory, the same on every database (words.py, built with the filter index
-in facets.py). The database's full-text indexes (migration 0004) rank a search with few enough
-matches: FTS5's bm25 on SQLite, ts_rank_cd over a GIN-indexed tsvector table on PostgreSQL;
-elsewhere results stay alphabetical.
+Words are matched and ranked in memory, the same on every database (words.py, built with the
+filter index in facets.py; the order of a page: ranking.py).
 """
 
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    bindparam,
-    column,
-    func,
-    literal_column,
-    table,
-)
-
 from registry.entries import visibility
 from registry.entries.visibility import Audience
 from registry.models import Resource
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform
 
-# The full-text indexes (migration 0004): not models, so Alembic and SQLModel leave them alone.
-_PG_SEARCH = table("resource_search", column("resource_id"), column("document"))
 MAX_TERMS = 12
 MAX_TERM_LENGTH = 60
-# bm25 weights for name, provider, description, tags: a name match counts most.
-_WEIGHTS = (10.0, 2.0, 1.0, 4.0)
 
 # The statuses of the status filter, and what each shows to whom: registry/entries/visibility.py.
 STATUSES = visibility.STATUSES
@@ -99,24 +84,6 @@ def terms(query: str | None) -> list[str]:
     return [w[:MAX_TERM_LENGTH] for w in words][:MAX_TERMS]
 
 
-def _fts_query(words: list[str]) -> str:
-    # Each word quoted (so nothing typed is FTS syntax) and matched as a prefix.
-    return " ".join(f'"{w}"*' for w in words)
-
-
-def _ts_query(words: list[str]) -> str:
-    # Every word a prefix, all required. Words are letters and digits only (terms()), and each
-    # is quoted, so nothing typed is tsquery syntax.
-    return " & ".join(f"'{w}':*" for w in words)
-
-
-def _pg_tsquery(words: list[str]) -> ColumnElement[Any]:
-    """The tsquery for words, accents folded like the documents (migration 0004)."""
-    return func.to_tsquery(
-        literal_column("'simple'"), func.unaccent(bindparam("ts_query", _ts_query(words)))
-    )
-
-
-# Above this many text matches, relevance (bm25, computed for every match) costs more than it
-# tells; name matches still come first, then the rest alphabetically.
+# Above this many text matches, relevance (reckoned for every match) costs more than it tells;
+# name matches still come first, then the rest alphabetically.
 RELEVANCE_LIMIT = 2000

@@ -95,7 +95,7 @@ def index():
     size = current_app.config["REGISTRY_PAGE_SIZE"]
     pages = max(1, -(-total // size))
     page = min(_page(), pages)
-    ids = ranking.page_ids(session, found, offset=(page - 1) * size, limit=size)
+    ids = ranking.page_ids(found, offset=(page - 1) * size, limit=size)
     return render_template(
         "catalogue.html",
         query=query,

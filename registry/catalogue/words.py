@@ -6,6 +6,8 @@ the filter index (facets.py), for the same search version, from the same text: a
 its kind and tags, its provider and its description, split into words the way the database
 splits them (punctuation is a space, accents folded, lower case). A search's words must each
 begin some word of the entry, as on every database; matching is then a few bitset operations.
+Built with weights, the index also says how well an entry matches (relevance): a word in the
+name counts most, as it did in the database's own ranking, which this replaces.
 """
 
 import re
@@ -38,26 +40,73 @@ class Words:
 
     def __init__(self) -> None:
         self._postings: defaultdict[str, array] = defaultdict(lambda: array("I"))
+        self._weighed: defaultdict[str, array] = defaultdict(lambda: array("B"))
         self.vocabulary: list[str] = []
         self._entries: list[array] = []
+        self._weights: list[array] = []
         self._bits: dict[int, int] = {}
 
-    def add(self, entry_id: int, texts: Iterable[str | None]) -> None:
-        """Record the words of an entry's texts (call once per entry, before finish)."""
+    def add(
+        self, entry_id: int, texts: Iterable[str | None], weights: Iterable[int] | None = None
+    ) -> None:
+        """Record the words of an entry's texts (call once per entry, before finish).
+
+        With weights (one per text), each word also keeps how much it counts in this entry:
+        the weights of the texts holding it, added up (see relevance).
+        """
         postings = self._postings
-        for word in set(split(" ".join(text for text in texts if text))):
+        if weights is None:
+            for word in set(split(" ".join(text for text in texts if text))):
+                postings[word].append(entry_id)
+            return
+        held: dict[str, int] = {}
+        for text, weight in zip(texts, weights, strict=True):
+            if text:
+                for word in set(_WORD.findall(fold(text))):
+                    held[word] = held.get(word, 0) + weight
+        weighed = self._weighed
+        for word, weight in held.items():
             postings[word].append(entry_id)
+            weighed[word].append(weight if weight < 255 else 255)
 
     def finish(self) -> None:
         """Sort the words so a prefix is a range of them, and set up the common words' bitsets."""
         postings, self._postings = self._postings, defaultdict(lambda: array("I"))
+        weighed, self._weighed = self._weighed, defaultdict(lambda: array("B"))
         self.vocabulary = sorted(postings)
         self._entries = [postings[word] for word in self.vocabulary]
+        self._weights = [weighed[word] for word in self.vocabulary] if weighed else []
         self._bits = {
             place: bits_of(held)
             for place, held in enumerate(self._entries)
             if len(held) >= KEEP_BITS_FROM
         }
+
+    def relevance(self, words: Iterable[str], among: set[int]) -> dict[int, int]:
+        """Return how well each entry of among holds the words (higher is better).
+
+        For each word typed, the entry scores the weight of the best word it holds that begins
+        with it; the scores are added up. Only an index built with weights can say.
+        """
+        score = dict.fromkeys(among, 0)
+        for word in words:
+            prefix, best = fold(word), {}
+            for place in self._range(prefix):
+                held = zip(self._entries[place], self._weights[place], strict=True)
+                for entry_id, weight in held:
+                    if entry_id in among and weight > best.get(entry_id, 0):
+                        best[entry_id] = weight
+            for entry_id, weight in best.items():
+                score[entry_id] += weight
+        return score
+
+    def _range(self, prefix: str) -> range:
+        """Return the places in the vocabulary of the words that begin with prefix."""
+        vocabulary = self.vocabulary
+        start = place = bisect_left(vocabulary, prefix)
+        while place < len(vocabulary) and vocabulary[place].startswith(prefix):
+            place += 1
+        return range(start, place)
 
     def matching(self, words: Iterable[str]) -> int:
         """Return the entries, as a bitset, holding a word that begins with each of words."""
@@ -69,15 +118,12 @@ class Words:
         return max(found, 0)
 
     def _beginning(self, prefix: str) -> int:
-        vocabulary, bits = self.vocabulary, self._bits
-        place = bisect_left(vocabulary, prefix)
-        found, loose = 0, bytearray()
-        while place < len(vocabulary) and vocabulary[place].startswith(prefix):
+        bits, found, loose = self._bits, 0, bytearray()
+        for place in self._range(prefix):
             if place in bits:
                 found |= bits[place]
             else:
                 loose = _set_bits(loose, self._entries[place])
-            place += 1
         return found | int.from_bytes(loose, "little") if loose else found
 
 

@@ -51,3 +51,25 @@ def test_an_exact_name_comes_first_then_names_with_the_word(sleepy, monkeypatch,
     if not ranked:  # the name matches A to Z, then the rest A to Z
         assert found[1:5] == sorted(in_name, key=str.lower)
         assert found[5:] == ["Night Owl", "Quiet Nights"]
+
+
+def test_after_the_names_a_word_counts_most_in_tags_then_provider_then_description(app, session):
+    """Relevance, the same on every database: where the words are, not the names' A to Z."""
+    entries = [  # named so that A to Z would give the opposite order
+        ("Alder", {"description": "For people living with bipolar disorder."}),
+        ("Birch", {"provider": "Bipolar UK"}),
+        ("Cedar", {"conditions": ["bipolar"]}),
+        ("Damson", {"conditions": ["bipolar"], "provider": "Bipolar UK"}),
+        ("Elm", {"description": "A diary."}),
+    ]
+    for n, (name, fields) in enumerate(entries):
+        entry = create_resource(
+            session,
+            data=ResourceCreate(name=name, url=f"https://t{n}.example.org/", kind="app", **fields),
+            actor_label="test",
+        )
+        entry.state = "recommended"
+    session.commit()
+    assert _names(app.test_client(), "/?q=bipolar") == ["Damson", "Cedar", "Birch", "Alder"]
+    # Every word typed must match, and each counts where it is found.
+    assert _names(app.test_client(), "/?q=bipolar+uk") == ["Damson", "Birch"]
