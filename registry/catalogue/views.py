@@ -5,6 +5,7 @@ from dataclasses import replace
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 
 from checks import contacts
 from registry.accounts.auth import current_audience
@@ -54,7 +55,7 @@ def visible_or_404(resource_id: int) -> Resource:
 
     An entry the public may not see is not found, exactly like one that does not exist.
     """
-    resource = get_session().get(Resource, resource_id)
+    resource = get_session().get(Resource, resource_id, options=[joinedload(Resource.tags)])
     if resource is None or not visibility.may_open(current_audience(), resource):
         abort(404)
     return resource

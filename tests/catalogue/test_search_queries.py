@@ -144,3 +144,28 @@ def test_a_page_loads_only_its_own_rows(many):
     expected = [n for n in names if n.startswith("Mood Tracker")][10:15]
     page = client.get("/?q=mood&page=3").get_data(as_text=True)
     assert all(name in page for name in expected)
+
+
+def test_an_entry_page_costs_the_same_queries_however_long_its_history(many, people):
+    with Session(get_engine(many)) as session:
+        entry = session.exec(select(Resource).where(Resource.name == "Mood Tracker 07")).one()
+    client = many.test_client()
+    path = f"/resources/{entry.id}"
+    client.get(path)
+    with _statements(many) as short:
+        assert client.get(path).status_code == 200
+    answers = {item.key: {"answer": "yes"} for item in ITEMS}
+    with Session(get_engine(many)) as session:
+        entry = session.get(Resource, entry.id)
+        for n, who in enumerate(("reviewer2", "reviewer", "reviewer2")):
+            session.add(result_row(_report(entry.url), resource_id=entry.id, run_id=None))
+            review.decide(
+                session, entry, user=session.get(User, people[who]),
+                decision=review.Decision("recommended"), rationale=f"Decided again {n}.", cautions=None,
+                answers=answers,
+            )  # fmt: skip
+        session.commit()
+    with _statements(many) as long:
+        page = client.get(path)
+    assert b"Decided again 2." in page.data
+    assert len(long) == len(short), "\n".join(long)
