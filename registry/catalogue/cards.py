@@ -83,8 +83,9 @@ def clear() -> None:
 def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]:
     """Return the cards of these entries in this order, making only those not kept already.
 
-    Call it in a request, after the page's filter index was read: the version keyed on is then
-    never newer than the results (an entry deleted since is left out).
+    Call it in a request. The data's version is read before any card is made, so a kept card is
+    never older than the version it is kept under; an entry deleted since the ids were picked is
+    left out.
     """
     if not ids:
         return []
