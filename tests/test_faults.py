@@ -183,7 +183,8 @@ def test_a_database_restart_between_requests_goes_unnoticed(outage_app, own_post
     assert client.get("/").status_code == 200
     own_postgres.stop("fast")
     own_postgres.start()
-    # The pooled connection died with the old server; a pre-ping notices and replaces it.
+    # The pooled connection died with the old server; the pool sees its socket closed and
+    # replaces it before the page uses it (db._hung_up_on).
     assert client.get("/").status_code == 200
 
 
