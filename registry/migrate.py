@@ -12,16 +12,6 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-# Tables the migrations make that no model describes: the full-text index (SQLite's FTS5 table
-# and its shadow tables; PostgreSQL's resource_search).
-UNMODELLED_PREFIXES = ("resource_fts", "resource_search")
-
-
-def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:
-    """Tell Alembic's comparison to leave the unmodelled full-text tables alone."""
-    return not (type_ == "table" and name and name.startswith(UNMODELLED_PREFIXES))
-
-
 def alembic_config(engine: Engine) -> Config:
     """Return an Alembic configuration that migrates through engine."""
     config = Config()

@@ -46,9 +46,7 @@ def test_upgrading_twice_changes_nothing(engine):
 def test_the_models_and_the_migrations_agree(engine):
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "include_name": migrate.include_name}
-        )
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
@@ -87,3 +85,41 @@ def test_results_kept_before_0010_are_marked_as_fingerprinted_by_the_old_parser(
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT policy_scheme FROM check_result")).all()
     assert rows == [(1,)]
+
+
+def test_the_unread_full_text_index_is_dropped_and_a_downgrade_builds_it_again(engine):
+    from alembic import command
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from registry.models import Resource, ResourceTag
+
+    full_text = {"sqlite": "resource_fts", "postgresql": "resource_search"}[engine.dialect.name]
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        entry = Resource(name="Voices Café", url="https://v.test/", url_key="v.test/", kind="forum")
+        session.add(entry)
+        session.flush()
+        session.add(ResourceTag(resource_id=entry.id, facet="condition", value="psychosis"))
+        session.commit()
+        entry.provider = "Hearing Voices Network"  # a change with no index to rebuild
+        session.commit()
+        entry_id = entry.id
+    assert not [t for t in inspect(engine).get_table_names() if t.startswith(full_text)]
+
+    command.downgrade(migrate.alembic_config(engine), "0013")  # the index, built from the entry
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            found = connection.execute(
+                text("SELECT rowid FROM resource_fts WHERE resource_fts MATCH 'psychosis hearing'")
+            ).all()
+        else:
+            found = connection.execute(
+                text(
+                    "SELECT resource_id FROM resource_search "
+                    "WHERE document @@ to_tsquery('simple', 'psychosis & hearing & cafe')"
+                )
+            ).all()
+    assert found == [(entry_id,)]
+    migrate.upgrade(engine)
+    assert not [t for t in inspect(engine).get_table_names() if t.startswith(full_text)]

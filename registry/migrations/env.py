@@ -4,7 +4,6 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import registry.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from registry.migrate import include_name
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,7 +17,6 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
-            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

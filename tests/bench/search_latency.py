@@ -81,7 +81,7 @@ QUERIES = [
 
 
 def populate(engine, count: int, seed: int = 7) -> None:
-    """Insert count generated entries with tags, straight through SQL (the FTS triggers still run)."""
+    """Insert count generated entries with tags, straight through SQL."""
     rng = random.Random(seed)
     kinds = ["app", "forum", "website", "helpline", "other"]
     states = ["recommended"] * 5 + [
@@ -93,8 +93,8 @@ def populate(engine, count: int, seed: int = 7) -> None:
     postgresql = engine.dialect.name == "postgresql"
     with engine.begin() as conn:
         if postgresql:
-            # Row triggers off while loading (each tag would rebuild its entry's search document);
-            # the documents are built once afterwards, by the same function the triggers call.
+            # Triggers off while loading (each statement would bump the search version); the
+            # version is bumped once afterwards.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         for start in range(0, count, 5000):
             resources, tags = [], []
@@ -129,7 +129,6 @@ def populate(engine, count: int, seed: int = 7) -> None:
             )
         if postgresql:
             conn.execute(text("SET LOCAL session_replication_role = origin"))
-            conn.execute(text("SELECT resource_search_rebuild(id) FROM resource"))
             # A statement that changes nothing still fires the search version's statement trigger.
             conn.execute(text("UPDATE resource SET version = version WHERE false"))
 
