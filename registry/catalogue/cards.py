@@ -5,19 +5,20 @@ status, the standing review's rationale and cautions, and its latest check. All 
 from the entry, its standing review and its latest check, and from the day (a review falls
 overdue, a store listing goes stale); nothing of the person looking. So a card is rendered once
 and kept, in this process, under the data's version (caching.data_version: every change to an
-entry, every decision and every check result moves it), the day and the audience; a page whose
+entry, every decision and every check result moves it), the day, the address the registry is
+served under (its links) and the audience; a page whose
 cards are all kept loads no rows at all. What differs per person (the Add-to-handout button and
 its form token, the address to come back to) is added by catalogue.html around each card.
 
 The store holds at most CAPACITY cards, the least recently shown going first, and starts
-afresh whenever the version or the day moves on.
+afresh whenever the version, the day or the address moves on.
 """
 
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 from markupsafe import Markup
 from sqlmodel import Session, select
 
@@ -25,7 +26,8 @@ from registry import db
 from registry.catalogue import caching
 from registry.entries.status import latest_checks, latest_reviews
 from registry.entries.visibility import Audience, may_hand_out
-from registry.models import Resource
+from registry.models import Resource, ResourceTag
+from registry.vocab import label
 
 CAPACITY = 5_000  # about 2 KB each: some 10 MB a process at most
 _EXTENSION = "registry.cards"
@@ -90,7 +92,8 @@ def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]
     if not ids:
         return []
     store = _store()
-    key = (caching.data_version(), db.utcnow().date())
+    # The links in a card follow the address the registry is served under (a proxy's prefix).
+    key = (caching.data_version(), db.utcnow().date(), request.script_root)
     found = store.take(key, [(audience, i) for i in ids])
     missing = [i for i in ids if i not in found]
     if missing:
@@ -101,8 +104,22 @@ def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]
 
 
 def _make(session: Session, ids: list[int]) -> list[Card]:
-    """Render the cards of these entries: their rows, tags, reviews and checks in four queries."""
-    rows = session.exec(select(Resource).where(Resource.id.in_(ids))).all()  # type: ignore[union-attr]
+    """Render the cards of these entries: rows, conditions, reviews and checks in four queries.
+
+    The entries are read as plain rows, not as ORM objects with their tags: a card only reads
+    them, and building 20 entries with their 100-odd tags cost more than the queries did.
+    """
+    table = Resource.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    rows = connection.execute(select(table).where(table.c.id.in_(ids))).all()
+    conditions: dict[int, list[str]] = {}
+    for entry_id, value in connection.execute(
+        select(ResourceTag.resource_id, ResourceTag.value).where(
+            ResourceTag.resource_id.in_(ids),  # type: ignore[attr-defined]
+            ResourceTag.facet == "condition",
+        )
+    ):
+        conditions.setdefault(entry_id, []).append(value)
     reviews, checks = latest_reviews(session, ids), latest_checks(session, ids)
     body = current_app.jinja_env.get_template("_result_card.html").module.body  # type: ignore[attr-defined]
     return [
@@ -111,7 +128,14 @@ def _make(session: Session, ids: list[int]) -> list[Card]:
             name=row.name,
             may_hand_out=may_hand_out(row),
             report_url=url_for("staff.report", resource_id=row.id),
-            body=Markup(body(row, reviews.get(row.id), checks.get(row.id))),  # noqa: S704 (rendered, escaped)
+            body=Markup(  # noqa: S704 (rendered, escaped)
+                body(
+                    row,
+                    sorted(conditions.get(row.id, ()), key=label),
+                    reviews.get(row.id),
+                    checks.get(row.id),
+                )
+            ),
         )
         for row in rows
     ]
