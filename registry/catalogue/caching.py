@@ -14,9 +14,10 @@ and may be kept for a year; a change to a file changes its name.
 
 import hashlib
 import threading
+from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Response, current_app, g, has_request_context, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -136,8 +137,32 @@ def _versioned_static(endpoint: str, values: dict) -> None:
             values["v"] = version
 
 
+def _template_url_for(endpoint: str, **values) -> str:
+    """Build an address as url_for does, remembering it: the same page links the same places.
+
+    Within a request an address depends only on the script root, the endpoint and its values
+    (this registry matches no hosts or subdomains); options such as _external are not kept.
+    """
+    if not has_request_context() or any(name.startswith("_") for name in values):
+        return url_for(endpoint, **values)
+    kept = current_app.extensions[_URLS]
+    try:
+        return kept(request.script_root, endpoint, tuple(sorted(values.items())))
+    except TypeError:  # a value that cannot be a key (a list): build it each time
+        return url_for(endpoint, **values)
+
+
+_URLS = "registry.urls"
+
+
+def _build_url(_script_root: str, endpoint: str, values: tuple) -> str:
+    return url_for(endpoint, **dict(values))
+
+
 def init_app(app: Flask) -> None:
     """Give public pages validators and static files versioned names and long cache lives."""
+    app.extensions[_URLS] = lru_cache(maxsize=8192)(_build_url)  # each app its own addresses
+    app.jinja_env.globals["url_for"] = _template_url_for
     app.config["REGISTRY_RELEASE"] = _release(app)
     db.read_only(app, VALIDATED)  # public pages only read: no transaction round trips
     app.before_request(_answer_unchanged)

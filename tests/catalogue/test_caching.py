@@ -105,6 +105,22 @@ def test_static_files_are_linked_under_a_versioned_name_and_kept_for_a_year(clie
         assert client.get(tag.get("href") or tag.get("src")).status_code == 200
 
 
+def test_links_remembered_by_the_templates_follow_the_address_the_registry_is_served_under(
+    reviewed, client
+):
+    # The same page through a proxy that mounts the registry under /registry, and directly.
+    for prefix in ("/registry", "", "/registry"):
+        html = client.get("/", environ_overrides={"SCRIPT_NAME": prefix}).get_data(as_text=True)
+        soup = BeautifulSoup(html, "html.parser")
+        entry_links = [a["href"] for a in soup.select("li.registry-result h3 a")]
+        assert entry_links and all(
+            re.fullmatch(f"{prefix}/resources/[0-9]+", href) for href in entry_links
+        ), (prefix, entry_links[:3])
+        styles = [link["href"] for link in soup.select("link[rel=stylesheet]")]
+        assert all(href.startswith(f"{prefix}/static/") for href in styles), (prefix, styles)
+        assert soup.select_one("a.registry-service-name")["href"] == f"{prefix}/"
+
+
 def _rows_loaded(statements: list[str]) -> list[str]:
     return [
         s for s in statements if s.lstrip().upper().startswith("SELECT RESOURCE.ID, RESOURCE.NAME")
