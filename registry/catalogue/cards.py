@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request, url_for
 from markupsafe import Markup
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from registry import db
@@ -103,22 +104,25 @@ def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]
     return [found[i] for i in ids if i in found]
 
 
+# Built once, `ids` expanding to the page's entries.
+_TABLE = Resource.__table__  # type: ignore[attr-defined]
+_ROWS = select(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_CONDITIONS = select(ResourceTag.resource_id, ResourceTag.value).where(
+    ResourceTag.resource_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
+    ResourceTag.facet == "condition",
+)
+
+
 def _make(session: Session, ids: list[int]) -> list[Card]:
     """Render the cards of these entries: rows, conditions, reviews and checks in four queries.
 
     The entries are read as plain rows, not as ORM objects with their tags: a card only reads
     them, and building 20 entries with their 100-odd tags cost more than the queries did.
     """
-    table = Resource.__table__  # type: ignore[attr-defined]
     connection = session.connection()
-    rows = connection.execute(select(table).where(table.c.id.in_(ids))).all()
+    rows = connection.execute(_ROWS, {"ids": ids}).all()
     conditions: dict[int, list[str]] = {}
-    for entry_id, value in connection.execute(
-        select(ResourceTag.resource_id, ResourceTag.value).where(
-            ResourceTag.resource_id.in_(ids),  # type: ignore[attr-defined]
-            ResourceTag.facet == "condition",
-        )
-    ):
+    for entry_id, value in connection.execute(_CONDITIONS, {"ids": ids}):
         conditions.setdefault(entry_id, []).append(value)
     reviews, checks = latest_reviews(session, ids), latest_checks(session, ids)
     body = current_app.jinja_env.get_template("_result_card.html").module.body  # type: ignore[attr-defined]

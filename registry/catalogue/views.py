@@ -5,7 +5,9 @@ from dataclasses import replace
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
+from sqlmodel import select
 
 from checks import contacts
 from registry.accounts.auth import current_audience
@@ -50,12 +52,20 @@ def resource_or_404(resource_id: int) -> Resource:
     return get_or_404(Resource, resource_id)
 
 
+# An entry with its tags, in one statement built once.
+_ENTRY = (
+    select(Resource)
+    .options(joinedload(Resource.tags))  # type: ignore[arg-type]
+    .where(Resource.id == bindparam("entry_id"))
+)
+
+
 def visible_or_404(resource_id: int) -> Resource:
     """Return the entry with this id if the person asking may see it, else answer 404.
 
     An entry the public may not see is not found, exactly like one that does not exist.
     """
-    resource = get_session().get(Resource, resource_id, options=[joinedload(Resource.tags)])
+    resource = get_session().exec(_ENTRY, params={"entry_id": resource_id}).unique().first()
     if resource is None or not visibility.may_open(current_audience(), resource):
         abort(404)
     return resource

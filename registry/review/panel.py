@@ -13,6 +13,7 @@ closes nothing: waiting proposals still wait for another reviewer.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from registry.models import Resource, Review, User
@@ -119,15 +120,19 @@ class Decided:
         return [self.reviewer]
 
 
+# Built once (an entry page asks for it every time): every step on an entry with who took it.
+_STEPS_TAKEN = (
+    select(Review, User)
+    .join(User, User.id == Review.reviewer_id, isouter=True)  # type: ignore[arg-type]
+    .where(Review.resource_id == bindparam("entry_id"))
+    .order_by(Review.id.desc())  # type: ignore[union-attr]
+)
+
+
 def decision_history(session: Session, resource_id: int) -> list[Decided]:
     """Return every step of every decision on an entry, newest first, with who took it."""
     # Each step with who took it, in one query: everyone named in the history took a step of it.
-    taken = session.exec(
-        select(Review, User)
-        .join(User, User.id == Review.reviewer_id, isouter=True)  # type: ignore[arg-type]
-        .where(Review.resource_id == resource_id)
-        .order_by(Review.id.desc())  # type: ignore[union-attr]
-    ).all()
+    taken = session.exec(_STEPS_TAKEN, params={"entry_id": resource_id}).all()
     rows = [review for review, _ in taken]
     people = {user.id: user for _, user in taken if user is not None}
     by_id = {r.id: r for r in rows}
