@@ -78,6 +78,8 @@ class Match:
     named: int | None = None
     # Entry id -> relevance (lower is better), filled by ranking.py only when a page needs it.
     ranks: dict[int, float] | None = None
+    # Every match best first, whatever the filters (ranking.py), once a page needs it.
+    ordered: list[int] | None = None
 
 
 @dataclass(frozen=True)

@@ -26,18 +26,12 @@ def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
     built, match = tally.index, tally.match
     if match is None:
         return _alphabetical(built, tally.found, count, offset, stop)
-    names, position, found = built.names, built.position, tally.found
+    found = tally.found
+    if match.bits.bit_count() <= RELEVANCE_LIMIT:
+        return _first_found(_ordered(built, match), found, stop)[offset:]
     phrase = " ".join(match.words)
     exact = [i for i in built.by_name.get(phrase, ()) if found >> i & 1]
     named = _named(built, match) & found & ~facets.bits_of(exact)
-    if match.bits.bit_count() <= RELEVANCE_LIMIT:
-        ranks, in_name = _ranks(built, match), set(facets.members(named))
-
-        def key(entry_id: int) -> tuple[int, float, int]:
-            tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
-            return tier, ranks.get(entry_id, 0.0), position[entry_id]
-
-        return heapq.nsmallest(stop, facets.members(found), key=key)[offset:]
     # Too many to rank: an exact name first, then names holding every word, then the rest, each
     # alphabetical, each walked only until the page is full.
     picked = exact[offset:stop]
@@ -49,6 +43,35 @@ def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
     rest = found & ~named & ~facets.bits_of(exact)
     skip = max(0, offset - len(exact) - in_names)
     return picked + _alphabetical(built, rest, rest.bit_count(), skip, stop - len(exact) - in_names)
+
+
+def _ordered(built: Index, match: Match) -> list[int]:
+    """Return every match best first, sorted once per words: the filters only pick from it."""
+    if match.ordered is None:
+        names, position = built.names, built.position
+        phrase = " ".join(match.words)
+        ranks, in_name = _ranks(built, match), set(facets.members(_named(built, match)))
+
+        def key(entry_id: int) -> tuple[int, float, int]:
+            tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
+            return tier, ranks.get(entry_id, 0.0), position[entry_id]
+
+        match.ordered = sorted(facets.members(match.bits), key=key)
+    return match.ordered
+
+
+def _first_found(ordered: list[int], found: int, stop: int) -> list[int]:
+    """Return the first stop entries of ordered that are in the bitset found."""
+    bitmap = found.to_bytes((found.bit_length() + 7) // 8, "little")
+    size = len(bitmap)
+    picked: list[int] = []
+    for entry_id in ordered:
+        byte = entry_id >> 3
+        if byte < size and bitmap[byte] >> (entry_id & 7) & 1:
+            picked.append(entry_id)
+            if len(picked) == stop:
+                break
+    return picked
 
 
 def _named(built: Index, match: Match) -> int:
@@ -77,16 +100,7 @@ def _alphabetical(built: Index, found: int, count: int, start: int, stop: int) -
     # Walking the order takes about stop * every / count steps, listing and sorting every
     # result about count plus a pass over the bitset: take the cheaper.
     if stop * every <= count * (count + every // 8):
-        bitmap = found.to_bytes((found.bit_length() + 7) // 8, "little")
-        size = len(bitmap)
-        picked: list[int] = []
-        for entry_id in built.order:
-            byte = entry_id >> 3
-            if byte < size and bitmap[byte] >> (entry_id & 7) & 1:
-                picked.append(entry_id)
-                if len(picked) == stop:
-                    break
-        return picked[start:]
+        return _first_found(built.order, found, stop)[start:]
     return heapq.nsmallest(stop, facets.members(found), key=built.position.__getitem__)[start:]
 
 
