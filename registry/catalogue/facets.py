@@ -76,9 +76,8 @@ class Match:
     bits: int
     # The matches whose name holds every word (a name match comes first), once asked for.
     named: int | None = None
-    # Entry id -> relevance (lower is better), filled by ranking.py only when a page needs it.
-    ranks: dict[int, float] | None = None
-    # Every match best first, whatever the filters (ranking.py), once a page needs it.
+    # Every match best first, whatever the filters (ranking.py), once a page needs it; how well
+    # each matches is reckoned for this and not kept.
     ordered: list[int] | None = None
 
 

@@ -50,13 +50,16 @@ def _ordered(built: Index, match: Match) -> list[int]:
     if match.ordered is None:
         names, position = built.names, built.position
         phrase = " ".join(match.words)
-        ranks, in_name = _ranks(built, match), set(facets.members(_named(built, match)))
+        every = facets.members(match.bits)
+        # Relevance from the words index (words.py): higher scores first.
+        scores = built.words.relevance(match.words, set(every))
+        in_name = set(facets.members(_named(built, match)))
 
-        def key(entry_id: int) -> tuple[int, float, int]:
+        def key(entry_id: int) -> tuple[int, int, int]:
             tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
-            return tier, ranks.get(entry_id, 0.0), position[entry_id]
+            return tier, -scores.get(entry_id, 0), position[entry_id]
 
-        match.ordered = sorted(facets.members(match.bits), key=key)
+        match.ordered = sorted(every, key=key)
     return match.ordered
 
 
@@ -102,11 +105,3 @@ def _alphabetical(built: Index, found: int, count: int, start: int, stop: int) -
     if stop * every <= count * (count + every // 8):
         return _first_found(built.order, found, stop)[start:]
     return heapq.nsmallest(stop, facets.members(found), key=built.position.__getitem__)[start:]
-
-
-def _ranks(built: Index, match: Match) -> dict[int, float]:
-    """Return how well each text match matches (lower is better), reckoned once per words."""
-    if match.ranks is None:
-        scores = built.words.relevance(match.words, set(facets.members(match.bits)))
-        match.ranks = {entry_id: -score for entry_id, score in scores.items()}
-    return match.ranks

@@ -73,3 +73,28 @@ def test_after_the_names_a_word_counts_most_in_tags_then_provider_then_descripti
     assert _names(app.test_client(), "/?q=bipolar") == ["Damson", "Cedar", "Birch", "Alder"]
     # Every word typed must match, and each counts where it is found.
     assert _names(app.test_client(), "/?q=bipolar+uk") == ["Damson", "Birch"]
+
+
+def test_a_filter_and_a_later_page_keep_the_order_of_the_words_alone(app, session):
+    """The order is the words' own; a filter takes entries out of it and pages cut it."""
+    made = []
+    for n in range(9):  # relevance varies: the word in the name, a tag, the provider or the text
+        fields = [{"description": "Mood diary."}, {"provider": "Mood Trust"},
+                  {"conditions": ["bipolar"], "description": "A mood log."}][n % 3]  # fmt: skip
+        name = f"{'Mood ' if n % 4 == 0 else ''}Tool {chr(ord('I') - n)}"
+        kind = "app" if n % 2 else "website"
+        entry = create_resource(
+            session,
+            data=ResourceCreate(name=name, url=f"https://m{n}.example.org/", kind=kind, **fields),
+            actor_label="test",
+        )
+        entry.state = "recommended"
+        made.append((name, kind))
+    session.commit()
+    app.config["REGISTRY_PAGE_SIZE"] = 2
+    client = app.test_client()
+    every = [n for page in range(1, 6) for n in _names(client, f"/?q=mood&page={page}")]
+    assert sorted(every) == sorted(name for name, _ in made)
+    assert set(every[:3]) == {n for n, _ in made if n.startswith("Mood")}  # names first
+    apps = [n for page in (1, 2) for n in _names(client, f"/?q=mood&kind=app&page={page}")]
+    assert apps == [n for n in every if dict(made)[n] == "app"]
