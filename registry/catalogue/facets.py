@@ -11,6 +11,7 @@ typed is matched without asking the database.
 """
 
 import threading
+from array import array
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
@@ -78,7 +79,7 @@ class Match:
     named: int | None = None
     # Every match best first, whatever the filters (ranking.py), once a page needs it; how well
     # each matches is reckoned for this and not kept.
-    ordered: list[int] | None = None
+    ordered: array | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ _cache: dict[str, Index] = {}
 _lock = threading.Lock()
 # Recent text matches, by database, search version and words: a repeated search costs nothing.
 _matches: OrderedDict[tuple[str, str, tuple[str, ...]], Match] = OrderedDict()
-MATCHES_KEPT = 256
+MATCHES_KEPT = 1024  # each two bitsets and at most RELEVANCE_LIMIT ids: ~20 KB at 50,000 entries
 
 
 def clear() -> None:

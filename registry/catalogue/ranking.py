@@ -9,6 +9,8 @@ queries whatever the page size, on every database.
 """
 
 import heapq
+from array import array
+from collections.abc import Iterable
 
 from sqlmodel import Session, select
 
@@ -45,7 +47,7 @@ def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
     return picked + _alphabetical(built, rest, rest.bit_count(), skip, stop - len(exact) - in_names)
 
 
-def _ordered(built: Index, match: Match) -> list[int]:
+def _ordered(built: Index, match: Match) -> array:
     """Return every match best first, sorted once per words: the filters only pick from it."""
     if match.ordered is None:
         names, position = built.names, built.position
@@ -59,11 +61,11 @@ def _ordered(built: Index, match: Match) -> list[int]:
             tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
             return tier, -scores.get(entry_id, 0), position[entry_id]
 
-        match.ordered = sorted(every, key=key)
+        match.ordered = array("i", sorted(every, key=key))  # 4 bytes an id, kept
     return match.ordered
 
 
-def _first_found(ordered: list[int], found: int, stop: int) -> list[int]:
+def _first_found(ordered: Iterable[int], found: int, stop: int) -> list[int]:
     """Return the first stop entries of ordered that are in the bitset found."""
     bitmap = found.to_bytes((found.bit_length() + 7) // 8, "little")
     size = len(bitmap)
