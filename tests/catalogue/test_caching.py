@@ -16,7 +16,7 @@ from registry.entries import status
 from registry.jobs.checkrun import result_row
 from registry.models import Resource
 from tests.api.conftest import report
-from tests.catalogue.test_search_queries import _statements
+from tests.catalogue.test_search_queries import _rows_loaded, _statements
 from tests.conftest import Web
 from tests.review.test_lifecycle import _decision, review_form
 
@@ -119,12 +119,6 @@ def test_links_remembered_by_the_templates_follow_the_address_the_registry_is_se
         styles = [link["href"] for link in soup.select("link[rel=stylesheet]")]
         assert all(href.startswith(f"{prefix}/static/") for href in styles), (prefix, styles)
         assert soup.select_one("a.registry-service-name")["href"] == f"{prefix}/"
-
-
-def _rows_loaded(statements: list[str]) -> list[str]:
-    return [
-        s for s in statements if s.lstrip().upper().startswith("SELECT RESOURCE.ID, RESOURCE.NAME")
-    ]
 
 
 def _untokened(html: str) -> str:

@@ -73,6 +73,13 @@ def _statements(app):
         event.remove(engine, "before_cursor_execute", count)
 
 
+def _rows_loaded(statements: list[str]) -> list[str]:
+    """Return the statements that load entries' rows (a results page's, or its cards')."""
+    return [
+        s for s in statements if s.lstrip().upper().startswith("SELECT RESOURCE.ID, RESOURCE.NAME")
+    ]
+
+
 def _issued(app, get, path: str, size: int, *, shown: int) -> list[str]:
     """Return the statements one request for path issues at a page size, from a cold search."""
     app.config["REGISTRY_PAGE_SIZE"] = size
@@ -135,7 +142,7 @@ def test_a_page_loads_only_its_own_rows(many):
     client.get("/?q=")
     with _statements(many) as seen:
         client.get("/?q=mood&page=3")
-    loads = [s for s in seen if s.lstrip().upper().startswith("SELECT RESOURCE.ID, RESOURCE.NAME")]
+    loads = _rows_loaded(seen)
     assert (
         len(loads) == 1 and "ORDER BY" not in loads[0].upper() and "LIMIT" not in loads[0].upper()
     )
