@@ -2,7 +2,8 @@
 
 One process (the default) suits the embedded demo and small teams. A trust or region runs
 several web processes (`--workers N`, gunicorn's pre-fork model; Linux and macOS) and one
-`registry scheduler` beside them, all on one PostgreSQL database.
+`registry scheduler` beside them, all on one PostgreSQL database. Each web process listens
+for PostgreSQL's notices of changed data (catalogue/notices.py).
 """
 
 import gc
@@ -10,6 +11,7 @@ import gc
 from flask import Flask
 
 from registry import create_app
+from registry.catalogue import notices
 
 
 class ListenError(OSError):
@@ -26,6 +28,7 @@ def serve_one_process(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve app with waitress in this process until stopped."""
     import waitress
 
+    notices.start(app)
     _keep_out_of_gc()
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="registry")
@@ -72,6 +75,7 @@ def serve_workers(
 
         def load(self) -> Flask:
             app = create_app(settings or None)
+            notices.start(app)  # in the worker, after the fork
             _keep_out_of_gc()
             return app
 

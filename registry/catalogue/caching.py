@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from registry import db
-from registry.catalogue import facets
+from registry.catalogue import facets, notices
 from registry.db import get_session
 from registry.models import AuditEvent, CheckResult, Meta
 
@@ -46,7 +46,18 @@ def data_version() -> str:
     """Return a token that changes whenever anything a public page shows changes (read once)."""
     if "data_version" not in g:
         session = get_session()
-        row = session.connection().execute(_VERSION).one()
+
+        def fetch() -> tuple:
+            return tuple(session.connection().execute(_VERSION).one())
+
+        watch = notices.watch_of(current_app)
+        # Someone signed in, or a change being made, reads it: what they did shows at once.
+        pushed = (
+            watch is not None
+            and request.method in ("GET", "HEAD")
+            and not current_user.is_authenticated
+        )
+        row = watch.read(fetch) if pushed else fetch()
         facets.note_version(session, row[0])  # the filter index needs no query of its own
         g.data_version = ":".join(str(part) for part in row)
     return g.data_version
