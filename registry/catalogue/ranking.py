@@ -48,20 +48,25 @@ def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
 
 
 def _ordered(built: Index, match: Match) -> array:
-    """Return every match best first, sorted once per words: the filters only pick from it."""
+    """Return every match best first, sorted once per words: the filters only pick from it.
+
+    Best first is an exact name, then names holding every word, then the rest; within each,
+    higher relevance first, then alphabetical. Sorted by position and then, stably, by score
+    (keys Python looks up in C, not a function called per entry), then split into the tiers.
+    """
     if match.ordered is None:
-        names, position = built.names, built.position
-        phrase = " ".join(match.words)
         every = facets.members(match.bits)
         # Relevance from the words index (words.py): higher scores first.
         scores = built.words.relevance(match.words, set(every))
-        in_name = set(facets.members(_named(built, match)))
-
-        def key(entry_id: int) -> tuple[int, int, int]:
-            tier = 0 if names[entry_id] == phrase else 1 if entry_id in in_name else 2
-            return tier, -scores.get(entry_id, 0), position[entry_id]
-
-        match.ordered = array("i", sorted(every, key=key))  # 4 bytes an id, kept
+        by_score = sorted(
+            sorted(every, key=built.position.__getitem__), key=scores.__getitem__, reverse=True
+        )
+        exact = set(built.by_name.get(" ".join(match.words), ()))
+        named = set(facets.members(_named(built, match))) - exact
+        first = [i for i in by_score if i in exact]
+        first += [i for i in by_score if i in named]
+        first += [i for i in by_score if i not in exact and i not in named]
+        match.ordered = array("i", first)  # 4 bytes an id, kept
     return match.ordered
 
 
