@@ -25,8 +25,16 @@ def serving(app):
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        # Close the sockets from inside the server's own loop, which then has nothing left to
+        # watch and returns: closed from this thread, they vanish under its select().
+        server.trigger.pull_trigger(lambda: _close_every_channel(server))
         thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+
+
+def _close_every_channel(server) -> None:
+    for channel in list(server._map.values()):
+        channel.close()
 
 
 @pytest.fixture
