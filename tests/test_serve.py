@@ -18,7 +18,7 @@ from registry.models import AuditEvent, Resource
 
 
 @contextmanager
-def serving(tmp_path, port: int):
+def serving(tmp_path, port: int, *, launcher: tuple[str, ...] = ("-m", "registry.cli")):
     """Run `registry serve` on its own instance folder and port until the block ends."""
     env = {
         **os.environ,
@@ -26,7 +26,7 @@ def serving(tmp_path, port: int):
         "REGISTRY_PORT": str(port),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve"],
+        [sys.executable, *launcher, "serve"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -106,6 +106,21 @@ def test_serve_brings_up_the_seeded_catalogue_and_a_restart_loads_nothing_twice(
     output = process.stdout.read()
     assert "Loaded" not in output
     assert _counts(tmp_path) == (seed_rows, seed_rows + 1)  # the seed, and the new account
+
+
+# The registry's command, in an interpreter where the PostgreSQL driver cannot be imported.
+WITHOUT_THE_POSTGRESQL_DRIVER = (
+    "-c",
+    "import sys; sys.modules['psycopg'] = None; from registry.cli import main; main()",
+)
+
+
+def test_the_embedded_registry_runs_without_the_postgresql_driver(tmp_path, free_port):
+    # ./scripts/serve installs the registry without its postgresql extra: nothing on the
+    # SQLite path may need psycopg.
+    with serving(tmp_path, free_port, launcher=WITHOUT_THE_POSTGRESQL_DRIVER):
+        assert "Find a digital resource" in _get(free_port, "/")
+        assert "Bipolar UK" in _staff(tmp_path, free_port)("/?q=bipolar&show=all")
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one process", "workers"])

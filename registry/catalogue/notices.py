@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import psycopg
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -83,6 +82,8 @@ class Watch:
         return version
 
     def _listen(self) -> None:
+        import psycopg  # only on PostgreSQL: a SQLite install has no driver for it
+
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as connection:
