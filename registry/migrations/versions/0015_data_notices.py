@@ -23,7 +23,8 @@ down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CHANNEL = "registry_data"  # as the rule stood at this revision (notices.CHANNEL reads it)
+# The channel catalogue/notices.py listens on (its CHANNEL); a migration keeps its own copy.
+CHANNEL = "registry_data"
 _TRIGGERS = (
     ("data_notice_meta", "meta", "INSERT OR UPDATE OR DELETE"),
     ("data_notice_check_result", "check_result", "INSERT"),
