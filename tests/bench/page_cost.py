@@ -1,0 +1,172 @@
+"""Benchmark: the CPU one page costs the web process, beside a static file, in the same run.
+
+Run by hand:  .venv/bin/python tests/bench/page_cost.py [--entries 10000] [--pages 1000]
+
+It starts its own PostgreSQL server (as tests/bench/web_load.py does), fills a database with the
+same generated entries, and makes the app as a web process of `registry serve` runs it, with its
+listener for PostgreSQL's notices (catalogue/notices.py). Then, in this one thread, through
+Flask's test client with no cookies (every request a first visit, as web_load.py's clients are),
+it measures the CPU time (time.thread_time) each kind of request costs:
+
+- the static file web_load.py's baseline asks for, and a bare 304 of a public page;
+- a search page whose cards and order are kept (the same address again and again);
+- entry pages, at random;
+- searches with two words not searched before (after the warm-up, so the index is built);
+- web_load.py's mix (60% searches, 40% entry pages), after a warm-up of 1,500 of them.
+
+Each is printed in ms a request and as a multiple of the static file's. Then the parts of the
+mix: the CPU spent, per request of the mix, in the functions that make a page (the template,
+the cards, the order, the counts, an entry page's statements). The database's own CPU (another
+process) is not counted. Machines are noisy: compare the multiples, not the times.
+"""
+
+import argparse
+import functools
+import itertools
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.bench.search_latency import WORDS, populate  # noqa: E402
+from tests.bench.web_load import STATIC, public_entries, search_path  # noqa: E402
+from tests.pgserver import PostgresServer  # noqa: E402
+
+
+def cost(client, paths: list[str], headers: dict | None = None, status: int = 200) -> float:
+    """Return the CPU time one request of paths costs, in ms, on average."""
+    began = time.thread_time()
+    for path in paths:
+        response = client.get(path, headers=headers or {})
+        assert response.status_code == status, (path, response.status_code)
+    return (time.thread_time() - began) * 1000 / len(paths)
+
+
+def mix(rng: random.Random, entries: list[int], count: int) -> list[str]:
+    return [
+        search_path(rng) if rng.random() < 0.6 else f"/resources/{rng.choice(entries)}"
+        for _ in range(count)
+    ]
+
+
+# The functions that make a page, by what the breakdown calls them.
+PARTS = {
+    "template": [("registry.catalogue.views", "render_template")],
+    "cards made or taken": [("registry.catalogue.cards", "for_page")],
+    "order of the page": [("registry.catalogue.ranking", "page_ids")],
+    "counts": [("registry.catalogue.facets", name) for name in ("tally", "total", "count")],
+    "data's version": [("registry.catalogue.caching", "data_version")],
+    "entry with its tags": [("registry.catalogue.views", "visible_or_404")],
+    "entry's decisions and checks": [
+        ("registry.review.panel", "decision_history"),
+        ("registry.entries.status", "history"),
+        ("registry.entries.status", "reviewed_versions"),
+    ],
+}
+
+
+def measure_parts(spent: Counter) -> None:
+    """Wrap each part's functions so the CPU spent in them (outermost call only) is added up."""
+    import importlib
+
+    depth = [0]
+    for part, names in PARTS.items():
+        for module_name, name in names:
+            module = importlib.import_module(module_name)
+            original = getattr(module, name)
+
+            @functools.wraps(original)
+            def timed(*args, _original=original, _part=part, **kwargs):
+                if depth[0]:
+                    return _original(*args, **kwargs)
+                depth[0] += 1
+                began = time.thread_time()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    spent[_part] += time.thread_time() - began
+                    depth[0] -= 1
+
+            setattr(module, name, timed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--pages", type=int, default=1_000, help="requests measured of each kind")
+    args = parser.parse_args()
+    spent: Counter = Counter()
+    measure_parts(spent)  # before the app imports the views' names
+
+    from registry import create_app
+    from registry.catalogue import notices
+    from registry.cli._common import prepare_database
+    from registry.db import get_engine
+
+    durable = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    with PostgresServer(settings=durable) as server:
+        server.execute("CREATE DATABASE registry")
+        app = create_app({"DATABASE_URL": server.url("registry"), "SECRET_KEY": "bench"})
+        prepare_database(app, seed=False)
+        populate(get_engine(app), args.entries)
+        server.execute("VACUUM ANALYZE", database="registry")
+        entries = public_entries(get_engine(app))
+        watch = notices.start(app)
+        try:
+            while not watch.listening:
+                time.sleep(0.05)
+            client = app.test_client(use_cookies=False)
+            rng = random.Random(5)
+            warm_up = mix(rng, entries, 1_500)
+            for path in warm_up:
+                client.get(path)
+            # Two words the warm-up did not search, in either order, with or without filters.
+            seen = {
+                frozenset(words.split())
+                for path in warm_up
+                for words in parse_qs(urlsplit(path).query).get("q", [])
+            }
+            new_pairs = [
+                "/?" + urlencode({"q": " ".join(pair)})
+                for pair in itertools.combinations(WORDS, 2)
+                if frozenset(pair) not in seen
+            ]
+            rng.shuffle(new_pairs)
+            pages = args.pages
+            cold = cost(client, new_pairs[:pages])
+            # A browser that kept the page kept its cookie too (the tag covers its form token).
+            browser = app.test_client()
+            tag = browser.get("/?q=mood").headers["ETag"]
+            spent.clear()
+            mixed = cost(client, mix(rng, entries, pages))
+            parts = {part: seconds * 1000 / pages for part, seconds in spent.items()}
+            rows = [
+                ("static file", cost(client, [STATIC] * pages)),
+                ("304 of a public page", cost(browser, ["/?q=mood"] * pages, {"If-None-Match": tag}, 304)),
+                ("search, cards and order kept", cost(client, ["/?q=mood"] * pages)),
+                ("entry page", cost(client, [f"/resources/{rng.choice(entries)}" for _ in range(pages)])),
+                ("search, two new words", cold),
+                ("the mix", mixed),
+            ]  # fmt: skip
+        finally:
+            watch.stop()
+            get_engine(app).dispose()
+
+    static = rows[0][1]
+    print(f"PostgreSQL, {args.entries:,} entries, {pages:,} requests of each kind, one thread")
+    print(f"{'request':<30} {'CPU ms':>7} {'x static':>9}")
+    for name, ms in rows:
+        print(f"{name:<30} {ms:>7.2f} {ms / static:>9.1f}")
+    print("\nparts of the mix, CPU ms a request (the rest: Flask, the session, the headers)")
+    for part, ms in sorted(parts.items(), key=lambda item: -item[1]):
+        print(f"{part:<30} {ms:>7.2f}")
+    print(f"{'the rest':<30} {mixed - sum(parts.values()):>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
