@@ -19,6 +19,7 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_WORKERS": 1,  # web processes; more than 1 runs gunicorn (see `registry serve`)
     "REGISTRY_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
     "REGISTRY_PAGE_SIZE": 20,
+    "REGISTRY_KEPT_PAGES_MB": 32,  # public pages each web process keeps whole; 0: none
     # "decided": the public sees the decided entries; "none": every page needs a staff account.
     "REGISTRY_PUBLIC_ACCESS": "decided",
     "REGISTRY_SEED_FILE": None,  # None: the seed shipped inside the package (data/resources.csv)
@@ -54,6 +55,7 @@ _INTEGER_SETTINGS = (
     "REGISTRY_WORKERS",
     "REGISTRY_TRUSTED_PROXIES",
     "REGISTRY_PAGE_SIZE",
+    "REGISTRY_KEPT_PAGES_MB",
     "REGISTRY_SESSION_IDLE_MINUTES",
     "REGISTRY_SESSION_MAX_HOURS",
     "REGISTRY_REVIEW_VALID_MONTHS",
@@ -102,6 +104,11 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
             f"REGISTRY_PORT must be between 1 and 65535, not {app.config['REGISTRY_PORT']}."
         )
 
+    if app.config["REGISTRY_KEPT_PAGES_MB"] < 0:
+        raise SettingError(
+            "REGISTRY_KEPT_PAGES_MB must be 0 (keep no pages) or more, "
+            f"not {app.config['REGISTRY_KEPT_PAGES_MB']}."
+        )
     for name in ("REGISTRY_THREADS", "REGISTRY_WORKERS"):
         if app.config[name] < 1:
             raise SettingError(f"{name} must be 1 or more, not {app.config[name]}.")

@@ -64,11 +64,15 @@ def test_the_commands_stop_at_start_up_without_a_secret_key(instance, monkeypatc
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
-    [("eighty", "REGISTRY_PORT must be a whole number"), ("70000", "between 1 and 65535")],
+    ("name", "value", "message"),
+    [
+        ("REGISTRY_PORT", "eighty", "REGISTRY_PORT must be a whole number"),
+        ("REGISTRY_PORT", "70000", "between 1 and 65535"),
+        ("REGISTRY_KEPT_PAGES_MB", "-1", "REGISTRY_KEPT_PAGES_MB must be 0 \\(keep no pages\\)"),
+    ],
 )
-def test_a_bad_port_setting_is_named_in_the_error(instance, monkeypatch, value, message):
-    monkeypatch.setenv("REGISTRY_PORT", value)
+def test_a_bad_number_setting_is_named_in_the_error(instance, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
     with pytest.raises(SettingError, match=message):
         create_app()
 

@@ -88,7 +88,8 @@ def page_tag() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def _validated() -> bool:
+def validated() -> bool:
+    """Say whether this request is for a public page that nothing of a person's changes."""
     return (
         request.method in ("GET", "HEAD")
         and request.endpoint in VALIDATED
@@ -99,7 +100,7 @@ def _validated() -> bool:
 
 def _answer_unchanged() -> Response | None:
     """Answer 304, rendering nothing, when the browser's copy of a public page is current."""
-    if not _validated():
+    if not validated():
         return None
     tag = page_tag()  # read before the page is made, so its tag never claims newer data
     if not request.if_none_match or not request.if_none_match.contains_weak(tag):
@@ -118,7 +119,7 @@ def _validators(response: Response) -> Response:
         else:
             response.headers["Cache-Control"] = "public, no-cache"
         return response
-    if response.status_code == 200 and _validated():
+    if response.status_code == 200 and validated():
         response.set_etag(page_tag(), weak=True)
         response.headers["Cache-Control"] = "private, no-cache"
         response.vary.add("Cookie")

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from registry.accounts.auth import current_audience
+from registry.catalogue import kept_pages
 from registry.db import get_session, utcnow
 from registry.entries import visibility
 from registry.entries.status import caution, latest_checks, latest_reviews, listed_store_urls
@@ -144,6 +145,7 @@ def clear():
 
 
 @bp.get("")
+@kept_pages.kept
 def view():
     return render_template(
         "handout.html", entries=sheet(get_session(), handout_ids()), qr_svg=qr_svg

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from checks import contacts
 from registry.accounts.auth import current_audience
-from registry.catalogue import cards, facets, ranking
+from registry.catalogue import cards, facets, kept_pages, ranking
 from registry.catalogue.handout import handout_ids
 from registry.catalogue.search import ALL_LIVE_STATUSES, Filters
 from registry.db import get_or_404, get_session
@@ -72,6 +72,7 @@ def visible_or_404(resource_id: int) -> Resource:
 
 
 @bp.get("/")
+@kept_pages.kept
 def index():
     query = request.args.get("q", "")[:2000].strip()
     audience = current_audience()
@@ -128,6 +129,7 @@ def index():
 
 
 @bp.get("/resources/<id:resource_id>")
+@kept_pages.kept
 def entry(resource_id: int):
     resource = visible_or_404(resource_id)
     session = get_session()

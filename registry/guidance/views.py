@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from registry import audit
 from registry.accounts.auth import roles_required
+from registry.catalogue import kept_pages
 from registry.db import get_session, utcnow
 from registry.models import GuidancePage
 from registry.vocab import Role
@@ -46,12 +47,14 @@ def page(slug: str) -> tuple[str, str]:
 
 
 @bp.get("")
+@kept_pages.kept
 def index():
     pages = [(slug, page(slug)[0]) for slug in SLUGS]
     return render_template("guidance/index.html", pages=pages)
 
 
 @bp.get("/<slug>")
+@kept_pages.kept
 def show(slug: str):
     title, body = page(slug)
     return render_template("guidance/page.html", slug=slug, title=title, html=render(body))

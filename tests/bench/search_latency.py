@@ -27,7 +27,7 @@ from werkzeug.datastructures import MultiDict
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from registry import create_app  # noqa: E402
-from registry.catalogue import cards, facets, ranking  # noqa: E402
+from registry.catalogue import cards, facets, kept_pages, ranking  # noqa: E402
 from registry.catalogue.search import COLUMN_FACETS, TAG_FACETS, Filters  # noqa: E402
 from registry.cli._common import prepare_database  # noqa: E402
 from registry.db import get_engine  # noqa: E402
@@ -221,6 +221,7 @@ def run(args, url: str, server: PostgresServer | None = None) -> None:
         client.get("/?q=")  # rebuild the index, untimed: only the query's own work is cold
         with app.app_context():
             cards.clear()  # and make every result card again, those of "/?q=" too
+            kept_pages.clear()  # and every page kept whole
 
     for fn in (search_function, search_page, like_scan):  # warm the caches once
         timed(fn, 1)
