@@ -102,8 +102,11 @@ def _answer_unchanged() -> Response | None:
     """Answer 304, rendering nothing, when the browser's copy of a public page is current."""
     if not validated():
         return None
-    tag = page_tag()  # read before the page is made, so its tag never claims newer data
-    if not request.if_none_match or not request.if_none_match.contains_weak(tag):
+    data_version()  # read before the page is made, so its tag never claims newer data
+    if not request.if_none_match:
+        return None  # a first visit: no tag to make here
+    tag = page_tag()
+    if not request.if_none_match.contains_weak(tag):
         return None
     response = Response(status=304)
     response.set_etag(tag, weak=True)

@@ -14,6 +14,7 @@ import threading
 from array import array
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
 
 from flask import g, has_request_context, request
 from sqlalchemy import func
@@ -223,18 +224,18 @@ def recommended_count(session: Session) -> int:
     return count(session, visibility.public_default_rule)
 
 
-# The bit positions set in each byte value, for listing the members of a bitset.
-_BYTE_BITS = tuple(tuple(b for b in range(8) if byte >> b & 1) for byte in range(256))
+# The digits of a bitset in binary, as bytes of 0 and 1, for listing its members.
+_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 
 
 def members(bits: int) -> list[int]:
-    """Return the entry ids in a bitset, in id order."""
-    out: list[int] = []
-    for place, byte in enumerate(bits.to_bytes((bits.bit_length() + 7) // 8, "little")):
-        if byte:
-            base = place << 3
-            out.extend(base + b for b in _BYTE_BITS[byte])
-    return out
+    """Return the entry ids in a bitset, in id order.
+
+    Its binary digits, lowest first, select from the ids: every step runs in C, which listing
+    them byte by byte in Python did not.
+    """
+    flags = bin(bits)[:1:-1].encode("ascii").translate(_FLAGS)  # no "0b"; bit 0 first
+    return list(compress(range(len(flags)), flags))
 
 
 def _text_matches(session: Session, query: str | None, built: Index) -> Match | None:
