@@ -218,10 +218,12 @@ def run(args, url: str, server: PostgresServer | None = None) -> None:
 
     def forget():
         facets.clear()
+        with app.app_context():
+            kept_pages.clear()  # so that the next page is made, not sent whole
         client.get("/?q=")  # rebuild the index, untimed: only the query's own work is cold
         with app.app_context():
             cards.clear()  # and make every result card again, those of "/?q=" too
-            kept_pages.clear()  # and every page kept whole
+            kept_pages.clear()  # and that page too
 
     for fn in (search_function, search_page, like_scan):  # warm the caches once
         timed(fn, 1)
