@@ -45,7 +45,10 @@ class Page:
 
 
 class Kept:
-    """The pages of one version, least recently asked for first, within a limit in bytes."""
+    """The pages of one version, least recently asked for first, within a limit in bytes.
+
+    The rule of the result cards' store (cards.py), counted in bytes instead of cards.
+    """
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -57,8 +60,10 @@ class Kept:
         self._bytes = 0
 
     def get(self, version: tuple, key: tuple) -> Page | None:
+        """Return the kept page of key, forgetting every page if the version moved on."""
         with self._lock:
             if version != self._version:
+                self._version, self._pages, self._bytes = version, OrderedDict(), 0
                 return None
             page = self._pages.get(key)
             if page is not None:
@@ -66,11 +71,12 @@ class Kept:
             return page
 
     def put(self, version: tuple, key: tuple, page: Page) -> None:
+        """Keep page under key, unless the version moved on while it was made (as cards.py)."""
         if len(page.body) > self.limit:
             return
         with self._lock:
-            if version != self._version:  # the data moved on (or a slower request is late)
-                self._version, self._pages, self._bytes = version, OrderedDict(), 0
+            if version != self._version:
+                return  # a newer version's pages are kept now: this one is not worth keeping
             old = self._pages.pop(key, None)
             self._bytes += len(page.body) - (len(old.body) if old else 0)
             self._pages[key] = page
