@@ -14,7 +14,6 @@ import threading
 from array import array
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
-from itertools import compress
 
 from flask import g, has_request_context, request
 from sqlalchemy import func
@@ -222,20 +221,6 @@ def count(session: Session, rule: visibility.Rule) -> int:
 def recommended_count(session: Session) -> int:
     """Return how many entries stand recommended now, with or without cautions."""
     return count(session, visibility.public_default_rule)
-
-
-# The digits of a bitset in binary, as bytes of 0 and 1, for listing its members.
-_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
-
-
-def members(bits: int) -> list[int]:
-    """Return the entry ids in a bitset, in id order.
-
-    Its binary digits, lowest first, select from the ids: every step runs in C, which listing
-    them byte by byte in Python did not.
-    """
-    flags = bin(bits)[:1:-1].encode("ascii").translate(_FLAGS)  # no "0b"; bit 0 first
-    return list(compress(range(len(flags)), flags))
 
 
 def _text_matches(session: Session, query: str | None, built: Index) -> Match | None:

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, select
 
-from registry.catalogue import facets
 from registry.catalogue.facets import Index, Match, Tally
 from registry.catalogue.search import RELEVANCE_LIMIT
+from registry.catalogue.words import bits_of, members
 from registry.models import Resource
 
 
@@ -33,7 +33,7 @@ def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
         return _first_found(_ordered(built, match), found, stop)[offset:]
     phrase = " ".join(match.words)
     exact = [i for i in built.by_name.get(phrase, ()) if found >> i & 1]
-    named = _named(built, match) & found & ~facets.bits_of(exact)
+    named = _named(built, match) & found & ~bits_of(exact)
     # Too many to rank: an exact name first, then names holding every word, then the rest, each
     # alphabetical, each walked only until the page is full.
     picked = exact[offset:stop]
@@ -42,7 +42,7 @@ def page_ids(tally: Tally, *, offset: int, limit: int) -> list[int]:
     picked += _alphabetical(built, named, in_names, skip, stop - len(exact))
     if len(exact) + in_names >= stop:
         return picked
-    rest = found & ~named & ~facets.bits_of(exact)
+    rest = found & ~named & ~bits_of(exact)
     skip = max(0, offset - len(exact) - in_names)
     return picked + _alphabetical(built, rest, rest.bit_count(), skip, stop - len(exact) - in_names)
 
@@ -55,14 +55,14 @@ def _ordered(built: Index, match: Match) -> array:
     (keys Python looks up in C, not a function called per entry), then split into the tiers.
     """
     if match.ordered is None:
-        every = facets.members(match.bits)
+        every = members(match.bits)
         # Relevance from the words index (words.py): higher scores first.
-        scores = built.words.relevance(match.words, set(every))
+        scores = built.words.relevance(match.words, match.bits)
         by_score = sorted(
             sorted(every, key=built.position.__getitem__), key=scores.__getitem__, reverse=True
         )
         exact = set(built.by_name.get(" ".join(match.words), ()))
-        named = set(facets.members(_named(built, match))) - exact
+        named = set(members(_named(built, match))) - exact
         first = [i for i in by_score if i in exact]
         first += [i for i in by_score if i in named]
         first += [i for i in by_score if i not in exact and i not in named]
@@ -111,4 +111,4 @@ def _alphabetical(built: Index, found: int, count: int, start: int, stop: int) -
     # result about count plus a pass over the bitset: take the cheaper.
     if stop * every <= count * (count + every // 8):
         return _first_found(built.order, found, stop)[start:]
-    return heapq.nsmallest(stop, facets.members(found), key=built.position.__getitem__)[start:]
+    return heapq.nsmallest(stop, members(found), key=built.position.__getitem__)[start:]

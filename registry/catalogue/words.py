@@ -7,7 +7,9 @@ its kind and tags, its provider and its description, split into words the way th
 splits them (punctuation is a space, accents folded, lower case). A search's words must each
 begin some word of the entry, as on every database; matching is then a few bitset operations.
 Built with weights, the index also says how well an entry matches (relevance): a word in the
-name counts most, as it did in the database's own ranking, which this replaces.
+name counts most, as it did in the database's own ranking, which this replaces. A common word
+keeps a bitset per weight it has, so relevance is also reckoned a bitset at a time, never entry
+by entry.
 """
 
 import re
@@ -16,6 +18,7 @@ from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import compress
 
 _WORD = re.compile(r"[^\W_]+")
 # A word held by at least this many entries keeps its bitset ready; rarer words are set bit by bit.
@@ -45,6 +48,8 @@ class Words:
         self._entries: list[array] = []
         self._weights: list[array] = []
         self._bits: dict[int, int] = {}
+        # A common word's entries by the weight the word has in them (only with weights).
+        self._levels: dict[int, dict[int, int]] = {}
 
     def add(
         self, entry_id: int, texts: Iterable[str | None], weights: Iterable[int] | None = None
@@ -81,24 +86,62 @@ class Words:
             for place, held in enumerate(self._entries)
             if len(held) >= KEEP_BITS_FROM
         }
+        if self._weights:
+            self._levels = {
+                place: _by_weight(self._entries[place], self._weights[place], bits)
+                for place, bits in self._bits.items()
+            }
 
-    def relevance(self, words: Iterable[str], among: set[int]) -> dict[int, int]:
-        """Return how well each entry of among holds the words (higher is better).
+    def relevance(self, words: Iterable[str], among: int) -> bytes:
+        """Return how well each entry of the bitset among holds the words: byte i for entry i.
 
         For each word typed, the entry scores the weight of the best word it holds that begins
-        with it; the scores are added up. Only an index built with weights can say.
+        with it; the scores are added up (at most 255), and higher is better. Only an index
+        built with weights can say. The entries are kept in one bitset per score, so the work
+        grows with the scores there are, not with the entries, and the scores are laid out a
+        byte an entry in C: a sort can take them as its key.
         """
-        score = dict.fromkeys(among, 0)
+        scored = {0: among}
         for word in words:
-            prefix, best = fold(word), {}
-            for place in self._range(prefix):
-                held = zip(self._entries[place], self._weights[place], strict=True)
-                for entry_id, weight in held:
-                    if entry_id in among and weight > best.get(entry_id, 0):
-                        best[entry_id] = weight
-            for entry_id, weight in best.items():
-                score[entry_id] += weight
-        return score
+            best = self._best_weights(fold(word), among)
+            if not best:
+                continue
+            added: dict[int, int] = defaultdict(int)
+            for score, entries in scored.items():
+                for weight, holding in best.items():
+                    if both := entries & holding:
+                        added[score + weight] |= both
+                        entries &= ~holding
+                        if not entries:
+                            break
+                if entries:  # holding no word that begins with this one
+                    added[score] |= entries
+            scored = added
+        # One byte an entry, 1 where it is in the set: times the score, the sets add up.
+        laid_out = sum(_spread(entries) * min(score, 255) for score, entries in scored.items())
+        return laid_out.to_bytes(max(1, among.bit_length()), "little")
+
+    def _best_weights(self, prefix: str, among: int) -> dict[int, int]:
+        """Return, per weight, the entries of among whose best word beginning with prefix has it."""
+        levels, heaviest = self._levels, defaultdict(int)
+        loose: defaultdict[int, list[int]] = defaultdict(list)
+        for place in self._range(prefix):
+            if place in levels:
+                for weight, entries in levels[place].items():
+                    heaviest[weight] |= entries
+            else:
+                for entry_id, weight in zip(
+                    self._entries[place], self._weights[place], strict=True
+                ):
+                    loose[weight].append(entry_id)
+        for weight, ids in loose.items():
+            heaviest[weight] |= bits_of(ids)
+        best, taken = {}, 0
+        for weight in sorted(heaviest, reverse=True):
+            if entries := heaviest[weight] & among & ~taken:
+                best[weight] = entries
+                taken |= entries
+        return best
 
     def _range(self, prefix: str) -> range:
         """Return the places in the vocabulary of the words that begin with prefix."""
@@ -140,3 +183,42 @@ def bits_of(ids: Iterable[int]) -> int:
     """Return a bitset of entry ids."""
     ids = list(ids)
     return int.from_bytes(_set_bits(bytearray(), ids), "little") if ids else 0
+
+
+def _by_weight(ids: array, weights: array, every: int) -> dict[int, int]:
+    """Return a word's entries as a bitset per weight it has in them (every: all of them)."""
+    grouped: defaultdict[int, list[int]] = defaultdict(list)
+    for entry_id, weight in zip(ids, weights, strict=True):
+        grouped[weight].append(entry_id)
+    if len(grouped) == 1:
+        return dict.fromkeys(grouped, every)
+    return {weight: bits_of(held) for weight, held in grouped.items()}
+
+
+# The digits of a bitset in binary, as bytes of 0 and 1, for listing its members.
+_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
+# The ids members picks from, made once: picking from a range made an int for every digit.
+_ids: tuple[int, ...] = ()
+
+
+def _flags(bits: int) -> bytes:
+    """Return a byte per entry id of a bitset, from 0 to its highest: 1 for a member, else 0."""
+    return bin(bits)[:1:-1].encode("ascii").translate(_FLAGS)  # no "0b"; bit 0 first
+
+
+def _spread(bits: int) -> int:
+    """Return a bitset with each bit moved to the lowest bit of its own byte (bit i to bit 8i)."""
+    return int.from_bytes(_flags(bits), "little")
+
+
+def members(bits: int) -> list[int]:
+    """Return the entry ids in a bitset, in id order.
+
+    Its binary digits, lowest first, select from the ids: every step runs in C, which listing
+    them byte by byte in Python did not.
+    """
+    global _ids
+    flags = _flags(bits)
+    if len(flags) > len(_ids):
+        _ids = tuple(range(max(len(flags), 2 * len(_ids))))  # one tuple swapped for another
+    return list(compress(_ids, flags))

@@ -14,16 +14,21 @@ NAMES = ["Zebra Sleep", "sleep", "Éclair Sleep Diary", "écoute sleep", "Apple 
          "Night Owl", "Quiet Nights"]  # fmt: skip
 
 
+def _recommended(session, name: str, url: str, kind: str = "app", **fields) -> None:
+    """Add an entry already recommended, so the public catalogue shows it (commit is the caller's)."""
+    entry = create_resource(
+        session,
+        data=ResourceCreate(name=name, url=url, kind=kind, **fields),
+        actor_label="test",
+    )
+    entry.state = "recommended"
+
+
 @pytest.fixture
 def sleepy(app, session):
     for n, name in enumerate(NAMES):
-        entry = create_resource(
-            session,
-            data=ResourceCreate(name=name, url=f"https://s{n}.example.org/", kind="app",
-                                description="Helps with sleep." if "Night" in name else None),
-            actor_label="test",
-        )  # fmt: skip
-        entry.state = "recommended"
+        _recommended(session, name, f"https://s{n}.example.org/",
+                     description="Helps with sleep." if "Night" in name else None)  # fmt: skip
     session.commit()
     return app
 
@@ -63,12 +68,7 @@ def test_after_the_names_a_word_counts_most_in_tags_then_provider_then_descripti
         ("Elm", {"description": "A diary."}),
     ]
     for n, (name, fields) in enumerate(entries):
-        entry = create_resource(
-            session,
-            data=ResourceCreate(name=name, url=f"https://t{n}.example.org/", kind="app", **fields),
-            actor_label="test",
-        )
-        entry.state = "recommended"
+        _recommended(session, name, f"https://t{n}.example.org/", **fields)
     session.commit()
     assert _names(app.test_client(), "/?q=bipolar") == ["Damson", "Cedar", "Birch", "Alder"]
     # Every word typed must match, and each counts where it is found.
@@ -83,12 +83,7 @@ def test_a_filter_and_a_later_page_keep_the_order_of_the_words_alone(app, sessio
                   {"conditions": ["bipolar"], "description": "A mood log."}][n % 3]  # fmt: skip
         name = f"{'Mood ' if n % 4 == 0 else ''}Tool {chr(ord('I') - n)}"
         kind = "app" if n % 2 else "website"
-        entry = create_resource(
-            session,
-            data=ResourceCreate(name=name, url=f"https://m{n}.example.org/", kind=kind, **fields),
-            actor_label="test",
-        )
-        entry.state = "recommended"
+        _recommended(session, name, f"https://m{n}.example.org/", kind, **fields)
         made.append((name, kind))
     session.commit()
     app.config["REGISTRY_PAGE_SIZE"] = 2
@@ -98,3 +93,49 @@ def test_a_filter_and_a_later_page_keep_the_order_of_the_words_alone(app, sessio
     assert set(every[:3]) == {n for n, _ in made if n.startswith("Mood")}  # names first
     apps = [n for page in (1, 2) for n in _names(client, f"/?q=mood&kind=app&page={page}")]
     assert apps == [n for n in every if dict(made)[n] == "app"]
+
+
+def test_relevance_over_a_common_word_counts_the_best_place_of_each_word_typed(app, session):
+    """Enough entries hold the words that the index keeps them as bitsets per weight (words.py).
+
+    Each word typed scores, in each entry, the best place of a word beginning with it (name 10,
+    kind and tags 4, provider 2, description 1, added up when a word is in several); the scores
+    of the words typed add up, and the order is by score, then A to Z.
+    """
+    weights = {"name": 10, "labels": 4, "provider": 2, "description": 1}
+    expected = []
+    for n in range(90):
+        fields = {
+            "provider": ["Mood Trust", "Moodle Group", None][n % 3],
+            "description": [
+                "A moody diary.",
+                "Mood and bipolar log.",
+                "For bipolar disorder.",
+                "Bipolar moods.",
+                None,
+            ][n % 5],  # fmt: skip
+            "conditions": ["bipolar"] if n % 4 else [],
+        }
+        name = f"Tool {n:02d}"
+        texts = {
+            "name": name,
+            "labels": " ".join(["app", *fields["conditions"]]),
+            "provider": fields["provider"] or "",
+            "description": fields["description"] or "",
+        }
+        score = 0
+        for typed in ("moo", "bip"):
+            held: dict[str, int] = {}
+            for place, text in texts.items():
+                for word in set(text.lower().replace(".", " ").split()):
+                    held[word] = held.get(word, 0) + weights[place]
+            score += max((w for word, w in held.items() if word.startswith(typed)), default=0)
+        if all(any(w.startswith(t) for w in " ".join(texts.values()).lower().split())
+               for t in ("moo", "bip")):  # fmt: skip
+            expected.append((-score, name.lower(), name))
+        _recommended(session, name, f"https://r{n}.example.org/", **fields)
+    session.commit()
+    app.config["REGISTRY_PAGE_SIZE"] = 100
+    found = _names(app.test_client(), "/?q=moo+bip")
+    assert len({score for score, *_ in expected}) >= 4  # the scores differ, not only the names
+    assert found == [name for *_, name in sorted(expected)]
