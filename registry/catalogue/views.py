@@ -18,7 +18,7 @@ from registry.db import get_or_404, get_session
 from registry.entries import status, visibility
 from registry.entries.status import caution, lines, review_overdue
 from registry.entries.visibility import Audience
-from registry.models import Resource
+from registry.models import CheckResult, Resource
 from registry.review import dashboard, panel, rubric
 from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
@@ -137,8 +137,10 @@ def entry(resource_id: int):
     every_step = panel.decision_history(session, resource.id)
     standing_step = next((step for step in every_step if step.stands), None)
     review = standing_step.review if standing_step else None
-    # The last 30 results, oldest first: the newest is the entry's latest check.
+    # The last 30 results, oldest first, for the table and the chart; the newest in full (by its
+    # id, so the latest check shown is the table's newest even if a run has written one since).
     history = status.history(session, resource.id, limit=30)
+    check = session.get(CheckResult, history[-1].id) if history else None
     waiting = panel.pending(session, resource) if _sees_proposals() else None
     return render_template(
         "entry.html",
@@ -153,7 +155,7 @@ def entry(resource_id: int):
         rubric_items=rubric.ITEMS,
         answer_labels=rubric.ANSWERS,
         new_versions=status.reviewed_versions(session, review),
-        check=history[-1] if history else None,
+        check=check,
         history=history,
         chart=Markup(dashboard.history_chart(history)) if history else None,  # noqa: S704
         handout=handout_ids(),

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import Row, bindparam, func
 from sqlmodel import Session, select
 
 from registry.db import aware, utcnow
@@ -30,11 +30,26 @@ _LATEST_CHECKS = select(CheckResult).where(
         .group_by(CheckResult.resource_id)
     )
 )
+# What the history table and chart show of each result: not its report, which is read only for
+# the newest (reading 30 reports cost an entry page more than the rest of its statements).
 _HISTORY = (
-    select(CheckResult)
+    select(
+        CheckResult.id,
+        CheckResult.checked_at,
+        CheckResult.verdict,
+        CheckResult.liveness_status,
+        CheckResult.https_status,
+        CheckResult.privacy_status,
+    )
     .where(CheckResult.resource_id == bindparam("entry_id"))
     .order_by(CheckResult.id.desc())  # type: ignore[union-attr]
     .limit(bindparam("limit"))
+)
+_LATEST = (
+    select(CheckResult)
+    .where(CheckResult.resource_id == bindparam("entry_id"))
+    .order_by(CheckResult.id.desc())  # type: ignore[union-attr]
+    .limit(1)
 )
 
 
@@ -337,12 +352,7 @@ def caution(result: CheckResult | None, *, stale_months: int = 12) -> str | None
 
 def latest_result(session: Session, resource_id: int) -> CheckResult | None:
     """Return the entry's most recent check result, or None if it was never checked."""
-    return session.exec(
-        select(CheckResult)
-        .where(CheckResult.resource_id == resource_id)
-        .order_by(CheckResult.id.desc())
-        .limit(1)
-    ).first()
+    return session.exec(_LATEST, params={"entry_id": resource_id}).first()
 
 
 def latest_results():
@@ -351,9 +361,14 @@ def latest_results():
     return select(CheckResult).where(CheckResult.id.in_(newest.scalar_subquery()))  # type: ignore[attr-defined]
 
 
-def history(session: Session, resource_id: int, limit: int = 30) -> list[CheckResult]:
-    """Return the entry's last `limit` results, oldest first (for the chart)."""
-    newest_first = session.exec(_HISTORY, params={"entry_id": resource_id, "limit": limit}).all()
+def history(session: Session, resource_id: int, limit: int = 30) -> list[Row]:
+    """Return the entry's last `limit` results, oldest first, for the table and the chart.
+
+    Each is a row of its id, when it ran, its verdict and its three statuses, without the report:
+    load the one whose report is wanted by its id.
+    """
+    connection = session.connection()
+    newest_first = connection.execute(_HISTORY, {"entry_id": resource_id, "limit": limit}).all()
     return list(reversed(newest_first))
 
 

@@ -1,11 +1,12 @@
 """The reviewers' dashboard: entries by trouble, from the latest check results and states."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
 from registry.entries.status import CERT_WARN_DAYS, latest_results, problems
-from registry.models import CheckResult, CheckRun, Resource
+from registry.models import CheckRun, Resource
 from registry.review.queue import entered_state
 from registry.vocab import State
 
@@ -63,8 +64,11 @@ def build(session: Session) -> Dashboard:
     return board
 
 
-def history_chart(results: list[CheckResult], *, width: int = 300, height: int = 40) -> str:
-    """Return an inline SVG bar chart of check results, oldest left, coloured by verdict."""
+def history_chart(results: Sequence, *, width: int = 300, height: int = 40) -> str:
+    """Return an inline SVG bar chart of check results, oldest left, coloured by verdict.
+
+    Each result needs only its verdict and checked_at: a CheckResult or a row of status.history.
+    """
     from markupsafe import escape
 
     colours = {"pass": "#007f3b", "warn": "#ffb81c", "fail": "#d5281b"}

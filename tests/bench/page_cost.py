@@ -11,6 +11,9 @@ it measures the CPU time (time.thread_time) each kind of request costs:
 - the static file web_load.py's baseline asks for, and a bare 304 of a public page;
 - a search page whose cards and order are kept (the same address again and again);
 - entry pages, at random;
+- entry pages of 300 entries with a review and 30 nightly checks behind them, as in a registry
+  that has run for a month (the generated entries have neither; these 300 are kept out of the
+  mix's entry pages), each asked for once;
 - searches with two words not searched before (after the warm-up, so the index is built);
 - web_load.py's mix (60% searches, 40% entry pages), after a warm-up of 1,500 of them.
 
@@ -45,6 +48,45 @@ def cost(client, paths: list[str], headers: dict | None = None, status: int = 20
         response = client.get(path, headers=headers or {})
         assert response.status_code == status, (path, response.status_code)
     return (time.thread_time() - began) * 1000 / len(paths)
+
+
+# A check report as the nightly job writes it (the contract in DESIGN.md), about 1 KB.
+REPORT = {
+    "url": "http://example.org/", "final_url": "https://example.org/", "verdict": "pass",
+    "checked_at": "2026-11-26T02:30:00+00:00",
+    "liveness": {"status": "up", "http_status": 200, "redirects": 1, "elapsed_ms": 212, "detail": ""},
+    "https": {"status": "ok", "redirects_http_to_https": True, "hsts": True, "cert_days_left": 83, "detail": ""},
+    "privacy": {"status": "found", "policy_url": "https://example.org/privacy", "detail": "",
+                "trackers": [{"name": "Google Analytics", "host": "www.google-analytics.com"}]},
+    "stores": [{"store": "app_store", "url": "https://apps.apple.com/gb/app/x/id123456789", "status": "listed",
+                "http_status": 200, "last_updated": "2026-08-01", "version": "3.2", "detail": ""}],
+    "contacts": [],
+}  # fmt: skip
+
+
+def add_histories(engine, ids: list[int], checks: int = 30) -> None:
+    """Give each of these entries a standing review and `checks` nightly results."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from registry.models import CheckResult, CheckRun, Review, User
+
+    with Session(engine) as session:
+        reviewer = User(email="bench-reviewer@example.org", role="reviewer", password_hash="-")
+        runs = [CheckRun(status="finished") for _ in range(checks)]
+        session.add_all([reviewer, *runs])
+        session.flush()
+        first = datetime(2026, 11, 1, 2, 30, tzinfo=UTC)
+        for entry_id in ids:
+            session.add(Review(resource_id=entry_id, reviewer_id=reviewer.id, decision="recommended",
+                               rationale="Clear, kind and well run; " * 12, valid_until=date(2027, 11, 1)))  # fmt: skip
+            for night, run in enumerate(runs):
+                session.add(CheckResult(run_id=run.id, resource_id=entry_id, url="https://example.org/",
+                                        checked_at=first + timedelta(days=night), verdict="pass",
+                                        liveness_status="up", https_status="ok", privacy_status="found",
+                                        report=REPORT))  # fmt: skip
+        session.commit()
 
 
 def mix(rng: random.Random, entries: list[int], count: int) -> list[str]:
@@ -114,8 +156,10 @@ def main() -> None:
         app = create_app({"DATABASE_URL": server.url("registry"), "SECRET_KEY": "bench"})
         prepare_database(app, seed=False)
         populate(get_engine(app), args.entries)
-        server.execute("VACUUM ANALYZE", database="registry")
         entries = public_entries(get_engine(app))
+        reviewed, entries = entries[:300], entries[300:]
+        add_histories(get_engine(app), reviewed)
+        server.execute("VACUUM ANALYZE", database="registry")
         watch = notices.start(app)
         try:
             while not watch.listening:
@@ -150,6 +194,7 @@ def main() -> None:
                 ("304 of a public page", cost(browser, ["/?q=mood"] * pages, {"If-None-Match": tag}, 304)),
                 ("search, cards and order kept", cost(client, ["/?q=mood"] * pages)),
                 ("entry page", cost(client, [f"/resources/{rng.choice(entries)}" for _ in range(pages)])),
+                ("entry, review and 30 checks", cost(client, [f"/resources/{i}" for i in rng.sample(reviewed, len(reviewed))])),
                 ("search, two new words", cold),
                 ("the mix", mixed),
             ]  # fmt: skip

@@ -180,6 +180,8 @@ def test_the_history_for_the_chart_is_the_latest_runs_oldest_first(sites, regist
     with registry.session() as session:
         history = status.history(session, resource_id, limit=2)
         latest = session.exec(status.latest_results()).all()
+        newest = status.latest_result(session, resource_id)
     assert [r.verdict for r in history] == ["pass", "warn"]
-    assert [r.id for r in latest] == [history[-1].id]
-    assert "no privacy policy could be found" in status.summary(history[-1])
+    assert [r.privacy_status for r in history] == ["found", "missing"]
+    assert [r.id for r in latest] == [history[-1].id] == [newest.id]
+    assert "no privacy policy could be found" in status.summary(newest)
