@@ -181,3 +181,27 @@ def test_an_entry_page_costs_the_same_queries_however_long_its_history(many, peo
         page = client.get(path)
     assert b"Decided again 2." in page.data
     assert len(long) == len(short), "\n".join(long)
+
+
+def test_the_cards_beyond_the_stores_capacity_are_made_again_the_rest_kept(many, monkeypatch):
+    many.config["REGISTRY_PAGE_SIZE"] = 5
+    client = many.test_client()
+    client.get("/?q=")
+
+    def rows_loaded_for(path: str) -> int:
+        with many.app_context():
+            kept_pages.clear()  # the page is made, not answered whole; its cards may be kept
+        with _statements(many) as seen:
+            assert client.get(path).status_code == 200
+        return len(_rows_loaded(seen))
+
+    monkeypatch.setattr(cards, "CAPACITY", 10)
+    with many.app_context():
+        cards.clear()
+    assert rows_loaded_for("/?q=mood&page=1") == 1
+    assert rows_loaded_for("/?q=mood&page=2") == 1
+    assert rows_loaded_for("/?q=mood&page=1") == 0  # ten cards fit: both pages' are kept
+    assert rows_loaded_for("/?q=mood&page=3") == 1  # five more: page 2's, shown longest ago, go
+    assert rows_loaded_for("/?q=mood&page=1") == 0
+    assert rows_loaded_for("/?q=mood&page=3") == 0
+    assert rows_loaded_for("/?q=mood&page=2") == 1
