@@ -9,12 +9,16 @@ queried. The headers, the tag and the session cookie are added after, as for a p
 
 Kept pages are dropped together as soon as the version (or the day) moves on, and at most
 REGISTRY_KEPT_PAGES_MB of them are kept, the least recently asked for dropped first; 0 keeps
-none. Each process keeps its own: nothing is shared, so nothing can be read across processes.
+none. They are kept compressed (zlib at its fastest level): a page of HTML packs to about a
+seventh of its size, so the same room holds seven times the pages, for some 0.1 ms of packing
+when a page is kept and unpacking when it is sent. Each process keeps its own: nothing is
+shared, so nothing can be read across processes.
 """
 
 import functools
 import secrets
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -27,18 +31,22 @@ from registry.catalogue import caching
 _KEPT = "registry.kept_pages"
 
 
+# zlib's fastest: a 26 KB page packs 7 times smaller in 0.07 ms; its best packs little more.
+_LEVEL = 1
+
+
 @dataclass(frozen=True)
 class Page:
-    """A page as its view made it, with the form token (if it had one) cut out."""
+    """A page as its view made it, with the form token (if it had one) cut out, packed."""
 
     status: int
     content_type: str
-    body: bytes
+    packed: bytes
     has_token: bool
 
     def response(self, placeholder: bytes) -> Response:
         """Return the page for this request: its browser's own form token put back."""
-        body = self.body
+        body = zlib.decompress(self.packed)
         if self.has_token:
             body = body.replace(placeholder, generate_csrf().encode())
         return Response(body, status=self.status, content_type=self.content_type)
@@ -72,26 +80,32 @@ class Kept:
 
     def put(self, version: tuple, key: tuple, page: Page) -> None:
         """Keep page under key, unless the version moved on while it was made (as cards.py)."""
-        if len(page.body) > self.limit:
+        if len(page.packed) > self.limit:
             return
         with self._lock:
             if version != self._version:
                 return  # a newer version's pages are kept now: this one is not worth keeping
             old = self._pages.pop(key, None)
-            self._bytes += len(page.body) - (len(old.body) if old else 0)
+            self._bytes += len(page.packed) - (len(old.packed) if old else 0)
             self._pages[key] = page
             while self._bytes > self.limit:
                 _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                self._bytes -= len(dropped.packed)
+
+    def held(self) -> tuple[int, int]:
+        """Return how many pages are kept, and the bytes they take packed."""
+        with self._lock:
+            return len(self._pages), self._bytes
 
     def cut_token(self, response: Response) -> Page:
-        """Return response as a Page, with this request's form token (if any) cut out."""
+        """Return response as a packed Page, with this request's form token (if any) cut out."""
         body = response.get_data()
         token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
         has_token = bool(token) and token.encode() in body
         if has_token:
             body = body.replace(token.encode(), self.placeholder)
-        return Page(response.status_code, response.content_type or "", body, has_token)
+        packed = zlib.compress(body, _LEVEL)
+        return Page(response.status_code, response.content_type or "", packed, has_token)
 
 
 def kept(view):

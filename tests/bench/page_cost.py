@@ -19,8 +19,8 @@ it measures the CPU time (time.thread_time) each kind of request costs:
 
 Each is printed in ms a request and as a multiple of the static file's. Then the parts of the
 mix: the CPU spent, per request of the mix, in the functions that make a page (the template,
-the cards, the order, the counts, an entry page's statements). The database's own CPU (another
-process) is not counted. Machines are noisy: compare the multiples, not the times.
+the cards, the order, the counts, an entry page's statements), and what the kept pages take.
+The database's own CPU (another process) is not counted. Machines are noisy: compare the multiples, not the times.
 """
 
 import argparse
@@ -198,6 +198,7 @@ def main() -> None:
                 ("search, two new words", cold),
                 ("the mix", mixed),
             ]  # fmt: skip
+            pages_kept, packed = app.extensions["registry.kept_pages"].held()
         finally:
             watch.stop()
             get_engine(app).dispose()
@@ -211,6 +212,8 @@ def main() -> None:
     for part, ms in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"{part:<30} {ms:>7.2f}")
     print(f"{'the rest':<30} {mixed - sum(parts.values()):>7.2f}")
+    print(f"\npages kept at the end: {pages_kept:,}, {packed / 2**20:.1f} MB packed,"
+          f" {packed / max(pages_kept, 1) / 1024:.1f} KB each")  # fmt: skip
 
 
 if __name__ == "__main__":

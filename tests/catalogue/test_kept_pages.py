@@ -137,8 +137,9 @@ def test_no_page_is_kept_without_room_for_one(make_app):
 
 
 def test_the_page_asked_for_least_lately_goes_first_when_room_runs_out(reviewed):
-    reviewed.config["REGISTRY_KEPT_PAGES_MB"] = 1
-    kept_pages.init_app(reviewed)  # room for 1 MB, as the setting gives it at start
+    reviewed.config["REGISTRY_KEPT_PAGES_MB"] = 0.25
+    kept_pages.init_app(reviewed)  # room for a quarter of a MB, as the setting gives it at start
+    store = reviewed.extensions["registry.kept_pages"]
     client = reviewed.test_client()
 
     def made(path: str) -> bool:
@@ -147,9 +148,13 @@ def test_the_page_asked_for_least_lately_goes_first_when_room_runs_out(reviewed)
         return rendered == ["catalogue.html"]
 
     size = len(client.get("/?q=&n=0").data)
-    fit = 2**20 // size  # pages of this size that fit in 1 MB
+    pages, packed = store.held()
+    assert pages == 1 and packed < size / 3  # kept packed: a few times smaller than sent
+    fit = 2**18 // packed  # pages of this size that fit
     assert fit > 2 and made("/?q=&n=1") and not made("/?q=&n=1")
     for n in range(2, 2 * fit):  # each its own address, the same page: more than fit
         assert made(f"/?q=&n={n}")
+    pages, packed = store.held()
+    assert packed <= 2**18 and pages > 3 * (2**18 // size)  # more than fit unpacked
     assert not made(f"/?q=&n={2 * fit - 1}")  # the latest stayed
     assert made("/?q=&n=1")  # the first went to make room
