@@ -33,7 +33,8 @@ from registry.vocab import label
 # Every public card of a registry of 10,000 entries (the size the load benchmarks run at): a
 # card is 0.8 KB of markup with generated entries, up to 2 KB with long rationales and cautions,
 # so some 8 to 20 MB a process. With 5,000, a process serving searches over 10,000 entries kept
-# making the cards it had just dropped: 0.35 ms of a page's 1.67 on average, against 0.12 ms.
+# remaking cards it had just dropped: tests/bench/page_cost.py's mix spent 0.29-0.32 ms a
+# request on cards with 5,000 and 0.13-0.19 ms with 10,000 (6 December, two runs each).
 CAPACITY = 10_000
 _EXTENSION = "registry.cards"
 

@@ -93,7 +93,10 @@ class Kept:
                 self._bytes -= len(dropped.packed)
 
     def held(self) -> tuple[int, int]:
-        """Return how many pages are kept, and the bytes they take packed."""
+        """Return how many pages are kept, and the bytes they take packed.
+
+        For tests/bench/page_cost.py, which prints it, and the test of the room running out.
+        """
         with self._lock:
             return len(self._pages), self._bytes
 
