@@ -31,10 +31,11 @@ from registry.models import Resource, ResourceTag
 from registry.vocab import label
 
 # Every public card of a registry of 10,000 entries (the size the load benchmarks run at): a
-# card is 0.8 KB of markup with generated entries, up to 2 KB with long rationales and cautions,
-# so some 8 to 20 MB a process. With 5,000, a process serving searches over 10,000 entries kept
-# remaking cards it had just dropped: tests/bench/page_cost.py's mix spent 0.29-0.32 ms a
-# request on cards with 5,000 and 0.13-0.19 ms with 10,000 (6 December, two runs each).
+# card is 0.8 KB of markup with generated entries (tests/bench/page_cost.py prints it), up to
+# 2 KB with long rationales and cautions, so some 8 to 20 MB a process. With 5,000, a process
+# serving searches over 10,000 entries kept remaking cards it had just dropped: page_cost.py's
+# mix spent 0.29-0.32 ms a request on cards with 5,000 and 0.13-0.19 ms with 10,000 (6 December,
+# two runs each).
 CAPACITY = 10_000
 _EXTENSION = "registry.cards"
 
@@ -81,6 +82,16 @@ class _Store:
 
 def _store() -> _Store:
     return current_app.extensions.setdefault(_EXTENSION, _Store())
+
+
+def held() -> tuple[int, int]:
+    """Return how many cards this app keeps and the characters of their markup.
+
+    For tests/bench/page_cost.py, which prints it beside the kept pages'.
+    """
+    store = _store()
+    with store.lock:
+        return len(store.cards), sum(len(card.body) for card in store.cards.values())
 
 
 def clear() -> None:

@@ -9,9 +9,10 @@ queried. The headers, the tag and the session cookie are added after, as for a p
 
 Kept pages are dropped together as soon as the version (or the day) moves on, and at most
 REGISTRY_KEPT_PAGES_MB of them are kept, the least recently asked for dropped first; 0 keeps
-none. They are kept compressed (zlib at its fastest level): a page of HTML packs to about a
-seventh of its size, so the same room holds seven times the pages, for some 0.1 ms of packing
-when a page is kept and unpacking when it is sent. Each process keeps its own: nothing is
+none. They are kept compressed (zlib at its fastest level): pages of HTML pack several times
+smaller (tests/bench/page_cost.py prints what is kept, and what a page weighs as sent), so the
+same room holds several times the pages, for some 0.1 ms of packing when a page is kept and of
+unpacking when it is sent. Each process keeps its own: nothing is
 shared, so nothing can be read across processes.
 """
 
@@ -31,7 +32,7 @@ from registry.catalogue import caching
 _KEPT = "registry.kept_pages"
 
 
-# zlib's fastest: a 26 KB page packs 7 times smaller in 0.07 ms; its best packs little more.
+# zlib's fastest level: cheap beside making the page; its best packs HTML little smaller.
 _LEVEL = 1
 
 

@@ -27,6 +27,7 @@ import argparse
 import functools
 import itertools
 import random
+import statistics
 import sys
 import time
 from collections import Counter
@@ -146,7 +147,7 @@ def main() -> None:
     measure_parts(spent)  # before the app imports the views' names
 
     from registry import create_app
-    from registry.catalogue import notices
+    from registry.catalogue import cards, notices
     from registry.cli._common import prepare_database
     from registry.db import get_engine
 
@@ -199,6 +200,10 @@ def main() -> None:
                 ("the mix", mixed),
             ]  # fmt: skip
             pages_kept, packed = app.extensions["registry.kept_pages"].held()
+            with app.app_context():
+                cards_kept, markup = cards.held()
+            # What the mix's pages weigh as sent (untimed, addresses of their own).
+            sent = [len(client.get(path).data) for path in mix(rng, entries, 300)]
         finally:
             watch.stop()
             get_engine(app).dispose()
@@ -212,8 +217,13 @@ def main() -> None:
     for part, ms in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"{part:<30} {ms:>7.2f}")
     print(f"{'the rest':<30} {mixed - sum(parts.values()):>7.2f}")
-    print(f"\npages kept at the end: {pages_kept:,}, {packed / 2**20:.1f} MB packed,"
-          f" {packed / max(pages_kept, 1) / 1024:.1f} KB each")  # fmt: skip
+    print(
+        f"\npages kept at the end: {pages_kept:,}, {packed / 2**20:.1f} MB packed,"
+        f" {packed / max(pages_kept, 1) / 1024:.1f} KB each; a page of the mix is"
+        f" {statistics.mean(sent) / 1024:.1f} KB as sent"
+    )
+    print(f"cards kept at the end: {cards_kept:,}, {markup / max(cards_kept, 1) / 1024:.2f} KB"
+          " of markup each")  # fmt: skip
 
 
 if __name__ == "__main__":
