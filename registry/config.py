@@ -19,7 +19,7 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_WORKERS": 1,  # web processes; more than 1 runs gunicorn (see `registry serve`)
     "REGISTRY_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
     "REGISTRY_PAGE_SIZE": 20,
-    "REGISTRY_KEPT_PAGES_MB": 32,  # public pages each web process keeps whole; 0: none
+    "REGISTRY_KEPT_PAGES_MB": 32,  # public pages kept whole, shared by the web processes; 0: none
     # "decided": the public sees the decided entries; "none": every page needs a staff account.
     "REGISTRY_PUBLIC_ACCESS": "decided",
     "REGISTRY_SEED_FILE": None,  # None: the seed shipped inside the package (data/resources.csv)

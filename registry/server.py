@@ -7,6 +7,7 @@ for PostgreSQL's notices of changed data (catalogue/notices.py).
 """
 
 import gc
+import os
 
 from flask import Flask
 
@@ -42,9 +43,13 @@ def serve_workers(
     """Serve with gunicorn: a master process and `workers` processes of `threads` threads each.
 
     Each worker builds its own app (and so its own database connections) after the fork, from
-    the environment and the command's own settings, as the master did.
+    the environment and the command's own settings, as the master did. The workers share one
+    file of kept public pages (catalogue/kept_pages.py), in a folder of this server's own that
+    only its user can open, removed when it stops.
     """
+    import shutil
     import socket
+    import tempfile
 
     from gunicorn.app.base import BaseApplication
 
@@ -74,9 +79,16 @@ def serve_workers(
                 self.cfg.set(name, value)
 
         def load(self) -> Flask:
-            app = create_app(settings or None)
+            app = create_app({**(settings or {}), "REGISTRY_KEPT_PAGES_FILE": pages})
             notices.start(app)  # in the worker, after the fork
             _keep_out_of_gc()
             return app
 
-    Registry().run()
+    folder = tempfile.mkdtemp(prefix="registry-pages-")  # mode 700
+    pages = os.path.join(folder, "pages.sqlite")
+    master = os.getpid()
+    try:
+        Registry().run()
+    finally:
+        if os.getpid() == master:  # a worker leaves through here too, when it stops
+            shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,15 +19,22 @@ from registry.models import AuditEvent, Resource
 
 
 @contextmanager
-def serving(tmp_path, port: int, *, launcher: tuple[str, ...] = ("-m", "registry.cli")):
+def serving(
+    tmp_path,
+    port: int,
+    *options: str,
+    launcher: tuple[str, ...] = ("-m", "registry.cli"),
+    env: dict | None = None,
+):
     """Run `registry serve` on its own instance folder and port until the block ends."""
     env = {
         **os.environ,
         "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
         "REGISTRY_PORT": str(port),
+        **(env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, *launcher, "serve"],
+        [sys.executable, *launcher, "serve", *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -121,6 +129,22 @@ def test_the_embedded_registry_runs_without_the_postgresql_driver(tmp_path, free
     with serving(tmp_path, free_port, launcher=WITHOUT_THE_POSTGRESQL_DRIVER):
         assert "Find a digital resource" in _get(free_port, "/")
         assert "Bipolar UK" in _staff(tmp_path, free_port)("/?q=bipolar&show=all")
+
+
+def test_web_processes_keep_pages_in_one_file_of_their_own_removed_when_they_stop(
+    tmp_path, free_port
+):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    with serving(tmp_path, free_port, "--workers", "2", env={"TMPDIR": str(temp)}):
+        (folder,) = temp.glob("registry-pages-*")
+        assert folder.stat().st_mode & 0o777 == 0o700  # only the server's user opens it
+        for _ in range(3):
+            assert 'value="bipolar"' in _get(free_port, "/?q=bipolar")
+        with sqlite3.connect(folder / "pages.sqlite") as pages:
+            kept = [key for (key,) in pages.execute("SELECT key FROM page")]
+        assert sum("'/?q=bipolar'" in key for key in kept) == 1, kept
+    assert not folder.exists()
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one process", "workers"])

@@ -1,4 +1,4 @@
-"""Public pages kept whole in each web process while the data they show stands.
+"""Public pages kept whole while the data they show stands, shared by a server's web processes.
 
 A public page (caching.validated: nobody signed in, no message waiting) is made from its
 address, the data's version, the day and what the browser's session adds: its handout and its
@@ -7,20 +7,26 @@ is kept, with its form token cut out; the next request for the same address, han
 is answered from it, with that browser's own token put back, and nothing is rendered or
 queried. The headers, the tag and the session cookie are added after, as for a page just made.
 
-Kept pages are dropped together as soon as the version (or the day) moves on, and at most
-REGISTRY_KEPT_PAGES_MB of them are kept, the least recently asked for dropped first; 0 keeps
-none. They are kept compressed (zlib at its fastest level): pages of HTML pack several times
-smaller (tests/bench/page_cost.py prints what is kept, and what a page weighs as sent), so the
-same room holds several times the pages, for some 0.1 ms of packing when a page is kept and of
-unpacking when it is sent. Each process keeps its own: nothing is
-shared, so nothing can be read across processes.
+The pages are kept in an SQLite database. `registry serve --workers N` gives its web processes
+one file in a folder of its own (server.py), so a page one process made is sent by all of them;
+with one process, or without that file, a process keeps its own in memory. A page is kept under
+its version: a page of an older version (or day, or release) is never sent again, and goes when
+room runs out. At most REGISTRY_KEPT_PAGES_MB of pages are kept, the least recently asked for
+dropped first; 0 keeps none. They are kept compressed (zlib at its fastest level): pages of HTML
+pack several times smaller (tests/bench/page_cost.py prints what is kept, and what a page weighs
+as sent), so the same room holds several times the pages. Only public pages are kept, with their
+form tokens cut out: the file holds nothing a visitor could not read on the pages themselves. A
+store that cannot be read or written (a lock held too long, a full disk) makes the page afresh.
 """
 
 import functools
+import logging
+import os
 import secrets
+import sqlite3
 import threading
+import time
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request, session
@@ -30,10 +36,33 @@ from registry import db
 from registry.catalogue import caching
 
 _KEPT = "registry.kept_pages"
-
+log = logging.getLogger(__name__)
 
 # zlib's fastest level: cheap beside making the page; its best packs HTML little smaller.
 _LEVEL = 1
+# How long a process waits for another's write to the shared file before it makes the page
+# itself (or does not keep it): writes take some tens of microseconds.
+_WAIT_SECONDS = 0.05
+# How often a page kept is marked asked for again, at most (nanoseconds).
+_TOUCH_NS = 5 * 10**9
+# Pages looked at at once when room is made (the least recently asked for first).
+_BATCH = 32
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS page (
+    key TEXT PRIMARY KEY,
+    used INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    has_token INTEGER NOT NULL,
+    packed BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS page_used ON page (used);
+CREATE TABLE IF NOT EXISTS room (one INTEGER PRIMARY KEY CHECK (one = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO room VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 @dataclass(frozen=True)
@@ -54,44 +83,118 @@ class Page:
 
 
 class Kept:
-    """The pages of one version, least recently asked for first, within a limit in bytes.
+    """The kept pages: least recently asked for first, within a limit in bytes.
 
-    The rule of the result cards' store (cards.py), counted in bytes instead of cards.
+    path is the SQLite file the processes of one server share; None keeps this process's own,
+    in memory. The connection is opened in the process that first uses it (web processes are
+    forked from the one that made the app) and used by one thread at a time.
     """
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, path: str | None = None):
         self.limit = limit
-        # Where a page's form token was: a string no page can hold by chance.
-        self.placeholder = f"registry-form-token-{secrets.token_hex(16)}".encode()
+        self.path = path
+        self._opened_in: int | None = None
+        # Not held when a web process is forked: the process that makes the app serves nothing.
         self._lock = threading.Lock()
-        self._version: tuple = ()
-        self._pages: OrderedDict[tuple, Page] = OrderedDict()
-        self._bytes = 0
+        self._connection: sqlite3.Connection | None = None
+        self._placeholder = b""
+
+    @property
+    def placeholder(self) -> bytes:
+        """Where a page's form token was: a string no page can hold by chance, one per file."""
+        with self._lock:
+            self._db()
+            return self._placeholder
+
+    def _db(self) -> sqlite3.Connection:
+        """Return this process's connection (call it holding the lock)."""
+        if self._opened_in != os.getpid():
+            connection = sqlite3.connect(
+                self.path or ":memory:",
+                timeout=_WAIT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            if self.path:
+                # The pages are a copy of what the database says: nothing is lost with them, so
+                # the file is never synced; the journal lets readers read while one writes.
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.executescript(_SCHEMA)
+            proposed = f"registry-form-token-{secrets.token_hex(16)}"
+            connection.execute(
+                "INSERT OR IGNORE INTO setting VALUES ('placeholder', ?)", (proposed,)
+            )
+            (placeholder,) = connection.execute(
+                "SELECT value FROM setting WHERE name = 'placeholder'"
+            ).fetchone()
+            self._connection, self._placeholder = connection, placeholder.encode()
+            self._opened_in = os.getpid()
+        assert self._connection is not None
+        return self._connection
 
     def get(self, version: tuple, key: tuple) -> Page | None:
-        """Return the kept page of key, forgetting every page if the version moved on."""
-        with self._lock:
-            if version != self._version:
-                self._version, self._pages, self._bytes = version, OrderedDict(), 0
-                return None
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
+        """Return the kept page of key under version, or None.
 
-    def put(self, version: tuple, key: tuple, page: Page) -> None:
-        """Keep page under key, unless the version moved on while it was made (as cards.py)."""
-        if len(page.packed) > self.limit:
-            return
-        with self._lock:
-            if version != self._version:
-                return  # a newer version's pages are kept now: this one is not worth keeping
-            old = self._pages.pop(key, None)
-            self._bytes += len(page.packed) - (len(old.packed) if old else 0)
-            self._pages[key] = page
-            while self._bytes > self.limit:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.packed)
+        A page is marked asked for at most every _TOUCH_NS: reading takes no lock that another
+        process waits for, and the order of going stays right to within those seconds.
+        """
+        name = _key(version, key)
+        now = time.time_ns()
+        try:
+            with self._lock:
+                connection = self._db()
+                row = connection.execute(
+                    "SELECT status, content_type, has_token, packed, used FROM page WHERE key = ?",
+                    (name,),
+                ).fetchone()
+                if row is not None and now - row[4] > _TOUCH_NS:
+                    connection.execute("UPDATE page SET used = ? WHERE key = ?", (now, name))
+        except sqlite3.Error as exc:
+            log.warning("kept pages could not be read (%s): making the page", exc)
+            return None
+        return None if row is None else Page(row[0], row[1], row[3], bool(row[2]))
+
+    def put(self, version: tuple, key: tuple, response: Response) -> None:
+        """Keep response under key and version, dropping the least recently asked for for room."""
+        try:
+            with self._lock:
+                self._db()
+            page = self._cut_token(response)
+            size = len(page.packed)
+            if size > self.limit:
+                return
+            with self._lock:
+                connection = self._db()
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    self._put(connection, _key(version, key), size, page)
+                    connection.execute("COMMIT")
+                finally:
+                    if connection.in_transaction:  # nothing half kept, the next put can begin
+                        connection.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("a page could not be kept (%s)", exc)
+
+    def _put(self, connection: sqlite3.Connection, key: str, size: int, page: Page) -> None:
+        old = connection.execute("SELECT size FROM page WHERE key = ?", (key,)).fetchone()
+        connection.execute(
+            "INSERT OR REPLACE INTO page VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, time.time_ns(), size, page.status, page.content_type, page.has_token,
+             page.packed),
+        )  # fmt: skip
+        (held,) = connection.execute(
+            "UPDATE room SET bytes = bytes + ? RETURNING bytes", (size - (old[0] if old else 0),)
+        ).fetchone()
+        while held > self.limit:
+            for dropped, dropped_size in connection.execute(
+                "SELECT key, size FROM page ORDER BY used LIMIT ?", (_BATCH,)
+            ).fetchall():
+                connection.execute("DELETE FROM page WHERE key = ?", (dropped,))
+                held -= dropped_size
+                if held <= self.limit:
+                    break
+        connection.execute("UPDATE room SET bytes = ?", (held,))
 
     def held(self) -> tuple[int, int]:
         """Return how many pages are kept, and the bytes they take packed.
@@ -99,17 +202,22 @@ class Kept:
         For tests/bench/page_cost.py, which prints it, and the test of the room running out.
         """
         with self._lock:
-            return len(self._pages), self._bytes
+            count, size = self._db().execute("SELECT count(*), total(size) FROM page").fetchone()
+        return count, int(size)
 
-    def cut_token(self, response: Response) -> Page:
+    def _cut_token(self, response: Response) -> Page:
         """Return response as a packed Page, with this request's form token (if any) cut out."""
         body = response.get_data()
         token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
         has_token = bool(token) and token.encode() in body
         if has_token:
-            body = body.replace(token.encode(), self.placeholder)
+            body = body.replace(token.encode(), self._placeholder)
         packed = zlib.compress(body, _LEVEL)
         return Page(response.status_code, response.content_type or "", packed, has_token)
+
+
+def _key(version: tuple, key: tuple) -> str:
+    return repr((version, key))
 
 
 def kept(view):
@@ -121,7 +229,11 @@ def kept(view):
         if store is None or not caching.validated():
             return view(*args, **kwargs)
         # Read before the page is made: a page kept under a version never shows older data.
-        version = (caching.data_version(), db.utcnow().date())
+        version = (
+            current_app.config["REGISTRY_RELEASE"],
+            caching.data_version(),
+            db.utcnow().date().isoformat(),
+        )
         handout = tuple(session.get("handout", ()))
         key = (request.script_root, request.full_path, handout)
         page = store.get(version, key)
@@ -129,21 +241,28 @@ def kept(view):
             return page.response(store.placeholder)
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code == 200 and not response.is_streamed:
-            store.put(version, key, store.cut_token(response))
+            store.put(version, key, response)
         return response
 
     return answer
 
 
 def init_app(app: Flask) -> None:
-    """Keep public pages in this process, up to REGISTRY_KEPT_PAGES_MB (0: none)."""
+    """Keep public pages, up to REGISTRY_KEPT_PAGES_MB (0: none), in REGISTRY_KEPT_PAGES_FILE.
+
+    The file is set by server.py for the web processes it starts; unset, each process keeps
+    its own pages in memory.
+    """
     limit = int(app.config["REGISTRY_KEPT_PAGES_MB"] * 1024 * 1024)
     if limit > 0:
-        app.extensions[_KEPT] = Kept(limit)
+        app.extensions[_KEPT] = Kept(limit, app.config.get("REGISTRY_KEPT_PAGES_FILE"))
 
 
 def clear() -> None:
     """Forget every kept page of this app (for benchmarks and tests that measure cold pages)."""
     store: Kept | None = current_app.extensions.get(_KEPT)
     if store is not None:
-        current_app.extensions[_KEPT] = Kept(store.limit)
+        with store._lock:
+            connection = store._db()
+            connection.execute("DELETE FROM page")
+            connection.execute("UPDATE room SET bytes = 0")

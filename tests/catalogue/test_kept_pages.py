@@ -158,3 +158,38 @@ def test_the_page_asked_for_least_lately_goes_first_when_room_runs_out(reviewed)
     assert packed <= 2**18 and pages > 3 * (2**18 // size)  # more than fit unpacked
     assert not made(f"/?q=&n={2 * fit - 1}")  # the latest stayed
     assert made("/?q=&n=1")  # the first went to make room
+
+
+def _keeping_in(app, path: str) -> None:
+    app.config["REGISTRY_KEPT_PAGES_FILE"] = path
+    kept_pages.init_app(app)  # as the setting gives it at start
+
+
+def test_two_web_processes_on_one_file_send_each_others_pages(reviewed, make_app, tmp_path):
+    """As the workers of `registry serve --workers N` do: one makes a page, the other sends it."""
+    shared = str(tmp_path / "pages.sqlite")
+    _keeping_in(reviewed, shared)
+    maker = reviewed
+    other = make_app(REGISTRY_KEPT_PAGES_FILE=shared)  # the same database, its own connections
+    mood = _entry(maker, "Mood Diary App")
+    path = f"/resources/{mood.id}"
+    made = maker.test_client().get(path)
+    visitor = other.test_client()
+    with _rendered(other) as rendered:
+        sent = visitor.get(path)
+    assert rendered == [] and _without_tokens(sent) == _without_tokens(made)
+    (token,) = _tokens(sent)  # the visitor's own: its form works on the process that sent it
+    assert token not in _tokens(made)
+    added = visitor.post("/handout/add", data={"csrf_token": token, "resource_id": mood.id})
+    assert added.status_code == 302
+
+
+def test_a_store_that_cannot_be_opened_leaves_every_page_made_afresh(reviewed, tmp_path, caplog):
+    app = reviewed
+    _keeping_in(app, str(tmp_path / "no such folder" / "pages.sqlite"))
+    for _ in range(2):
+        with _rendered(app) as rendered:
+            page = app.test_client().get("/?q=mood")
+        assert page.status_code == 200 and "Mood Diary App" in page.get_data(as_text=True)
+        assert rendered == ["catalogue.html"]
+    assert "could not be" in caplog.text
