@@ -15,8 +15,9 @@ room runs out. At most REGISTRY_KEPT_PAGES_MB of pages are kept, the least recen
 dropped first; 0 keeps none. They are kept compressed (zlib at its fastest level): pages of HTML
 pack several times smaller (tests/bench/page_cost.py prints what is kept, and what a page weighs
 as sent), so the same room holds several times the pages. Only public pages are kept, with their
-form tokens cut out: the file holds nothing a visitor could not read on the pages themselves. A
-store that cannot be read or written (a lock held too long, a full disk) makes the page afresh.
+form tokens cut out: the file holds what anyone may read on them, and of a browser's handout
+only which entries a page was made for, never whose. A store that cannot be read or written (a
+lock held too long, a full disk) makes the page afresh.
 """
 
 import functools
