@@ -159,25 +159,26 @@ class Kept:
     def put(self, version: tuple, key: tuple, response: Response) -> None:
         """Keep response under key and version, dropping the least recently asked for for room."""
         try:
-            with self._lock:
-                self._db()
             page = self._cut_token(response)
-            size = len(page.packed)
-            if size > self.limit:
-                return
-            with self._lock:
-                connection = self._db()
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    self._put(connection, _key(version, key), size, page)
-                    connection.execute("COMMIT")
-                finally:
-                    if connection.in_transaction:  # nothing half kept, the next put can begin
-                        connection.execute("ROLLBACK")
+            if len(page.packed) <= self.limit:
+                self._write(lambda connection: self._put(connection, _key(version, key), page))
         except sqlite3.Error as exc:
             log.warning("a page could not be kept (%s)", exc)
 
-    def _put(self, connection: sqlite3.Connection, key: str, size: int, page: Page) -> None:
+    def _write(self, work) -> None:
+        """Run work(connection) as one transaction: all of it is kept, or none of it."""
+        with self._lock:
+            connection = self._db()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                work(connection)
+                connection.execute("COMMIT")
+            finally:
+                if connection.in_transaction:  # nothing half kept, the next write can begin
+                    connection.execute("ROLLBACK")
+
+    def _put(self, connection: sqlite3.Connection, key: str, page: Page) -> None:
+        size = len(page.packed)
         old = connection.execute("SELECT size FROM page WHERE key = ?", (key,)).fetchone()
         connection.execute(
             "INSERT OR REPLACE INTO page VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -188,14 +189,26 @@ class Kept:
             "UPDATE room SET bytes = bytes + ? RETURNING bytes", (size - (old[0] if old else 0),)
         ).fetchone()
         while held > self.limit:
-            for dropped, dropped_size in connection.execute(
+            batch = connection.execute(
                 "SELECT key, size FROM page ORDER BY used LIMIT ?", (_BATCH,)
-            ).fetchall():
+            ).fetchall()
+            if not batch:  # nothing left to drop: the count was off, and is 0 again
+                held = 0
+            for dropped, dropped_size in batch:
                 connection.execute("DELETE FROM page WHERE key = ?", (dropped,))
                 held -= dropped_size
                 if held <= self.limit:
                     break
         connection.execute("UPDATE room SET bytes = ?", (held,))
+
+    def clear(self) -> None:
+        """Forget every kept page (of every process sharing the file)."""
+
+        def forget(connection: sqlite3.Connection) -> None:
+            connection.execute("DELETE FROM page")
+            connection.execute("UPDATE room SET bytes = 0")
+
+        self._write(forget)
 
     def held(self) -> tuple[int, int]:
         """Return how many pages are kept, and the bytes they take packed.
@@ -212,7 +225,7 @@ class Kept:
         token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
         has_token = bool(token) and token.encode() in body
         if has_token:
-            body = body.replace(token.encode(), self._placeholder)
+            body = body.replace(token.encode(), self.placeholder)
         packed = zlib.compress(body, _LEVEL)
         return Page(response.status_code, response.content_type or "", packed, has_token)
 
@@ -263,7 +276,4 @@ def clear() -> None:
     """Forget every kept page of this app (for benchmarks and tests that measure cold pages)."""
     store: Kept | None = current_app.extensions.get(_KEPT)
     if store is not None:
-        with store._lock:
-            connection = store._db()
-            connection.execute("DELETE FROM page")
-            connection.execute("UPDATE room SET bytes = 0")
+        store.clear()
