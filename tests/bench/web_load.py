@@ -1,7 +1,7 @@
 """Benchmark: the web app under load — gunicorn workers on PostgreSQL, concurrent clients.
 
 Run by hand:  .venv/bin/python tests/bench/web_load.py [--workers 4] [--entries 10000]
-                  [--clients 16,64] [--seconds 60] [--static-seconds 20]
+                  [--clients 16,64] [--seconds 60] [--static-seconds 20] [--rounds 4]
 
 It starts its own PostgreSQL server (Debian's binaries, as the tests do: its own port and data
 folder, durable settings — fsync on), fills a database with generated entries, starts
@@ -11,7 +11,9 @@ clinicians use — the catalogue with a search (words and filters drawn at rando
 the median and 99th-percentile latency, and the errors (anything but a 200, and failed
 connections), overall and per page. The baseline, in the same run: the same workers serving one
 static file (the stylesheet) to the same number of clients; the mix's rate is also given as a
-share of it. Each number of clients in --clients is a run of its own. The clients run on the
+share of it. The two take turns (--rounds of each, sharing --seconds and --static-seconds), so
+that a machine busier for a minute slows both, not one; the share is also given for each round.
+Each number of clients in --clients is a run of its own. The clients run on the
 same machine as the server and the database, so the figures are a floor for a server of its own.
 """
 
@@ -59,12 +61,16 @@ def search_path(rng: random.Random) -> str:
 STATIC = "/static/registry.css"
 
 
-def client(port: int, entries: list[int], until: float, seed: int, queue, static=False) -> None:
-    """One client: a kept-alive connection, requests back to back until the time is up."""
+def client(
+    port: int, entries: list[int], span: tuple[float, float], seed: int, queue, static=False
+):
+    """One client: a kept-alive connection, requests back to back from span's start to its end."""
+    start, until = span
     rng = random.Random(seed)
     samples: dict[str, list[float]] = {"search": [], "entry": [], "static": []}
     errors: dict[str, int] = {}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    time.sleep(max(0.0, start - time.monotonic()))  # all together, once every client is up
     while time.monotonic() < until:
         if static:
             page, path = "static", STATIC
@@ -125,29 +131,40 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 120) -> None
     raise SystemExit("registry serve did not come up")
 
 
-def run_clients(port: int, entries: list[int], clients: int, seconds: float, *, static=False):
-    """Run clients processes for seconds; return their pooled samples, errors and the time."""
+def run_clients(
+    port: int, entries: list[int], clients: int, seconds: float, *, static=False, seed=0
+):
+    """Run clients processes for seconds; return their pooled samples, errors and the time.
+
+    The clients start together, a moment after they are started (so the time does not count
+    starting them), and their random choices are seeded seed, seed + 1, ...
+    """
     queue: multiprocessing.Queue = multiprocessing.Queue()
-    until = time.monotonic() + seconds
+    start = time.monotonic() + 0.5
+    span = (start, start + seconds)
     processes = [
-        multiprocessing.Process(target=client, args=(port, entries, until, n, queue, static))
+        multiprocessing.Process(target=client, args=(port, entries, span, seed + n, queue, static))
         for n in range(clients)
     ]
-    began = time.monotonic()
     for process in processes:
         process.start()
     results = [queue.get() for _ in processes]
-    elapsed = time.monotonic() - began
+    elapsed = time.monotonic() - start  # to the end of the last request
     for process in processes:
         process.join()
+    return pooled([(samples, errors, elapsed) for samples, errors in results])[:2] + (elapsed,)
+
+
+def pooled(runs: list[tuple[dict, dict, float]]) -> tuple[dict, dict, float]:
+    """Return the samples, errors and time of several runs of run_clients as one run's."""
     samples: dict[str, list[float]] = {"search": [], "entry": [], "static": []}
     errors: dict[str, int] = {}
-    for client_samples, client_errors in results:
-        for page, values in client_samples.items():
+    for run_samples, run_errors, _elapsed in runs:
+        for page, values in run_samples.items():
             samples[page].extend(values)
-        for key, count in client_errors.items():
+        for key, count in run_errors.items():
             errors[key] = errors.get(key, 0) + count
-    return samples, errors, elapsed
+    return samples, errors, sum(elapsed for _s, _e, elapsed in runs)
 
 
 def report(title: str, rows: list[tuple[str, list[float]]], errors, elapsed: float) -> float:
@@ -175,6 +192,10 @@ def main() -> None:
     parser.add_argument("--clients", default="16,64", help="numbers of clients, one run each")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--static-seconds", type=float, default=20)
+    parser.add_argument(
+        "--rounds", type=int, default=4,
+        help="the static file and the mix take turns, this many times each, sharing the seconds",
+    )  # fmt: skip
     args = parser.parse_args()
     runs = [int(n) for n in args.clients.split(",")]
 
@@ -210,14 +231,26 @@ def main() -> None:
             # A short warm-up: every worker builds its filter index on its first catalogue page.
             run_clients(port, public, args.workers * 2, 5)
             for clients in runs:
-                static = run_clients(port, public, clients, args.static_seconds, static=True)
-                mix = run_clients(port, public, clients, args.seconds)
-                measured.append((clients, static, mix))
+                statics, mixes = [], []
+                for turn in range(args.rounds):
+                    statics.append(
+                        run_clients(
+                            port, public, clients, args.static_seconds / args.rounds, static=True
+                        )
+                    )
+                    # Seeds of their own: the warm-up's clients are seeded from 0.
+                    seed = 1000 + turn * clients
+                    mixes.append(
+                        run_clients(port, public, clients, args.seconds / args.rounds, seed=seed)
+                    )
+                measured.append((clients, statics, mixes))
         finally:
             web.send_signal(signal.SIGTERM)
             web.wait(timeout=30)
 
-    for clients, (s_samples, s_errors, s_elapsed), (samples, errors, elapsed) in measured:
+    for clients, statics, mixes in measured:
+        s_samples, s_errors, s_elapsed = pooled(statics)
+        samples, errors, elapsed = pooled(mixes)
         head = (
             f"{args.workers} web processes (gunicorn, {os.cpu_count()} cores), PostgreSQL, "
             f"{args.entries:,} entries, {clients} clients"
@@ -232,7 +265,14 @@ def main() -> None:
             [("search", samples["search"]), ("entry", samples["entry"]), ("all", every)],
             errors, elapsed,
         )  # fmt: skip
-        print(f"ratio: the mix served {rate / static_rate:.0%} of the static rate\n")
+        turns = sorted(
+            (len(m[0]["search"]) + len(m[0]["entry"])) / m[2] / (len(st[0]["static"]) / st[2])
+            for st, m in zip(statics, mixes, strict=True)
+        )
+        print(
+            f"ratio: the mix served {rate / static_rate:.0%} of the static rate"
+            f" (each round: {', '.join(f'{t:.0%}' for t in turns)})\n"
+        )
 
 
 if __name__ == "__main__":
