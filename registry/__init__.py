@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from registry.accounts import auth, token_views
     from registry.accounts import views as admin_views
     from registry.api import views as api
-    from registry.catalogue import caching, handout, kept_pages, staff_views, views
+    from registry.catalogue import caching, handout, keeping, kept_pages, staff_views, views
     from registry.exchange import views as exchange_views
     from registry.guidance import views as guidance
     from registry.jobs import background
@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     views.init_app(app)
     caching.init_app(app)
+    keeping.init_app(app)
     kept_pages.init_app(app)
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(review_views.bp)

@@ -44,8 +44,8 @@ def serve_workers(
 
     Each worker builds its own app (and so its own database connections) after the fork, from
     the environment and the command's own settings, as the master did. The workers share one
-    file of kept public pages (catalogue/kept_pages.py), in a folder of this server's own that
-    only its user can open, removed when it stops.
+    file of kept public pages and result cards (catalogue/keeping.py), in a folder of this
+    server's own that only its user can open, removed when it stops.
     """
     import shutil
     import socket
@@ -79,13 +79,13 @@ def serve_workers(
                 self.cfg.set(name, value)
 
         def load(self) -> Flask:
-            app = create_app({**(settings or {}), "REGISTRY_KEPT_PAGES_FILE": pages})
+            app = create_app({**(settings or {}), "REGISTRY_KEPT_FILE": kept})
             notices.start(app)  # in the worker, after the fork
             _keep_out_of_gc()
             return app
 
-    folder = tempfile.mkdtemp(prefix="registry-pages-")  # mode 700
-    pages = os.path.join(folder, "pages.sqlite")
+    folder = tempfile.mkdtemp(prefix="registry-kept-")  # mode 700
+    kept = os.path.join(folder, "kept.sqlite")
     master = os.getpid()
     try:
         Registry().run()

@@ -131,19 +131,25 @@ def test_the_embedded_registry_runs_without_the_postgresql_driver(tmp_path, free
         assert "Bipolar UK" in _staff(tmp_path, free_port)("/?q=bipolar&show=all")
 
 
-def test_web_processes_keep_pages_in_one_file_of_their_own_removed_when_they_stop(
+def test_web_processes_keep_pages_and_cards_in_one_file_of_their_own_removed_when_they_stop(
     tmp_path, free_port
 ):
     temp = tmp_path / "temp"
     temp.mkdir()
     with serving(tmp_path, free_port, "--workers", "2", env={"TMPDIR": str(temp)}):
-        (folder,) = temp.glob("registry-pages-*")
+        (folder,) = temp.glob("registry-kept-*")
         assert folder.stat().st_mode & 0o777 == 0o700  # only the server's user opens it
         for _ in range(3):
             assert 'value="bipolar"' in _get(free_port, "/?q=bipolar")
-        with sqlite3.connect(folder / "pages.sqlite") as pages:
-            kept = [key for (key,) in pages.execute("SELECT key FROM page")]
+        shown = _staff(tmp_path, free_port)("/?q=bipolar&show=all").count(
+            "nhsuk-card registry-result"
+        )
+        with sqlite3.connect(folder / "kept.sqlite") as store:
+            kept = [key for (key,) in store.execute("SELECT key FROM kept WHERE kind = 'page'")]
+            (cards,) = store.execute("SELECT count(*) FROM kept WHERE kind = 'card'").fetchone()
         assert sum("'/?q=bipolar'" in key for key in kept) == 1, kept
+        # Staff pages are never kept whole; their results' cards are, for every process.
+        assert shown > 0 and cards >= shown, (shown, cards)
     assert not folder.exists()
 
 

@@ -4,18 +4,18 @@ A card shows an entry as a results page lists it: its name, kind, provider and c
 status, the standing review's rationale and cautions, and its latest check. All of that comes
 from the entry, its standing review and its latest check, and from the day (a review falls
 overdue, a store listing goes stale); nothing of the person looking. So a card is rendered once
-and kept, in this process, under the data's version (caching.data_version: every change to an
-entry, every decision and every check result moves it), the day, the address the registry is
-served under (its links) and the audience; a page whose
-cards are all kept loads no rows at all. What differs per person (the Add-to-handout button and
-its form token, the address to come back to) is added by catalogue.html around each card.
+and kept, in the store the web processes of a server share (keeping.py), under the release, the
+data's version (caching.data_version: every change to an entry, every decision and every check
+result moves it), the day, the address the registry is served under (its links) and the
+audience; a page whose cards are all kept loads no rows at all. What differs per person (the
+Add-to-handout button and its form token, the address to come back to) is added by
+catalogue.html around each card.
 
-The store holds at most CAPACITY cards, the least recently shown going first, and starts
-afresh whenever the version, the day or the address moves on.
+At most ROOM bytes of cards are kept, the least lately shown going first; cards of an
+older version are never shown again and go as room runs out.
 """
 
-import threading
-from collections import OrderedDict
+import json
 from dataclasses import dataclass
 
 from flask import current_app, request, url_for
@@ -24,20 +24,20 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from registry import db
-from registry.catalogue import caching
+from registry.catalogue import caching, keeping
 from registry.entries.status import latest_checks, latest_reviews
 from registry.entries.visibility import Audience, may_hand_out
 from registry.models import Resource, ResourceTag
 from registry.vocab import label
 
-# Every public card of a registry of 10,000 entries (the size the load benchmarks run at): a
-# card is 0.8 KB of markup with generated entries (tests/bench/page_cost.py prints it), up to
-# 2 KB with long rationales and cautions, so some 8 to 20 MB a process. With 5,000, a process
-# serving searches over 10,000 entries kept remaking cards it had just dropped: page_cost.py's
-# mix spent 0.29-0.32 ms a request on cards with 5,000 and 0.13-0.19 ms with 10,000 (6 December,
-# two runs each).
-CAPACITY = 10_000
-_EXTENSION = "registry.cards"
+# Every card of a registry of 10,000 entries (the size the load benchmarks run at), for the
+# public and for staff: a card is 0.8 KB with generated entries (tests/bench/page_cost.py prints
+# it), up to 2 KB with long rationales and cautions. With room for half the public cards, a
+# process serving searches over 10,000 entries kept remaking cards it had just dropped
+# (page_cost.py's mix spent 0.29-0.32 ms a request on cards with 5,000 and 0.13-0.19 ms with
+# 10,000, 6 December, two runs each).
+ROOM = 32 * 2**20
+_KIND = "card"
 
 
 @dataclass(frozen=True)
@@ -50,53 +50,33 @@ class Card:
     report_url: str
     body: Markup
 
+    def value(self) -> bytes:
+        """Return the card as the store keeps it: a line of JSON, then the markup as it is.
 
-class _Store:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.key: tuple | None = None
-        self.cards: OrderedDict[tuple[Audience, int], Card] = OrderedDict()
+        Not packed: a page's cards are read back on most searches, and unpacking twenty with
+        zlib and JSON took 0.08 ms against 0.01 for this (a throwaway timing, 7 December).
+        """
+        head = json.dumps([self.name, self.may_hand_out, self.report_url])  # on one line
+        return head.encode() + b"\n" + self.body.encode()
 
-    def take(self, key: tuple, wanted: list[tuple[Audience, int]]) -> dict[int, Card]:
-        """Return the kept cards of wanted, forgetting every card if key moved on."""
-        with self.lock:
-            if key != self.key:
-                self.key, self.cards = key, OrderedDict()
-            found = {}
-            for item in wanted:
-                card = self.cards.get(item)
-                if card is not None:
-                    self.cards.move_to_end(item)
-                    found[item[1]] = card
-            return found
-
-    def keep(self, key: tuple, audience: Audience, made: list[Card]) -> None:
-        with self.lock:
-            if key != self.key:
-                return  # the data moved on while these were made: not worth keeping
-            for card in made:
-                self.cards[(audience, card.id)] = card
-            while len(self.cards) > CAPACITY:
-                self.cards.popitem(last=False)
-
-
-def _store() -> _Store:
-    return current_app.extensions.setdefault(_EXTENSION, _Store())
+    @classmethod
+    def of(cls, entry_id: int, value: bytes) -> "Card":
+        head, body = value.split(b"\n", 1)
+        name, hand_out, report_url = json.loads(head)
+        return cls(entry_id, name, hand_out, report_url, Markup(body.decode()))  # noqa: S704 (kept as rendered)
 
 
 def held() -> tuple[int, int]:
-    """Return how many cards this app keeps and the characters of their markup.
+    """Return how many cards this app keeps and the bytes they take.
 
     For tests/bench/page_cost.py, which prints it beside the kept pages'.
     """
-    store = _store()
-    with store.lock:
-        return len(store.cards), sum(len(card.body) for card in store.cards.values())
+    return keeping.store().held(_KIND)
 
 
 def clear() -> None:
     """Forget every kept card of this app (for benchmarks and tests that measure cold pages)."""
-    current_app.extensions[_EXTENSION] = _Store()
+    keeping.store().clear(_KIND)
 
 
 def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]:
@@ -108,14 +88,24 @@ def for_page(session: Session, ids: list[int], audience: Audience) -> list[Card]
     """
     if not ids:
         return []
-    store = _store()
+    store = keeping.store()
     # The links in a card follow the address the registry is served under (a proxy's prefix).
-    key = (caching.data_version(), db.utcnow().date(), request.script_root)
-    found = store.take(key, [(audience, i) for i in ids])
+    version = repr(
+        (
+            current_app.config["REGISTRY_RELEASE"],
+            caching.data_version(),
+            db.utcnow().date().isoformat(),
+            request.script_root,
+            audience.value,
+        )
+    )
+    keys = {entry_id: f"{version} {entry_id}" for entry_id in ids}
+    kept = store.get(_KIND, list(keys.values()))
+    found = {i: Card.of(i, kept[key]) for i, key in keys.items() if key in kept}
     missing = [i for i in ids if i not in found]
     if missing:
         made = _make(session, missing)
-        store.keep(key, audience, made)
+        store.put(_KIND, {keys[card.id]: card.value() for card in made}, ROOM)
         found.update((card.id, card) for card in made)
     return [found[i] for i in ids if i in found]
 

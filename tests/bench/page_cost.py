@@ -147,7 +147,7 @@ def main() -> None:
     measure_parts(spent)  # before the app imports the views' names
 
     from registry import create_app
-    from registry.catalogue import cards, notices
+    from registry.catalogue import cards, kept_pages, notices
     from registry.cli._common import prepare_database
     from registry.db import get_engine
 
@@ -199,9 +199,9 @@ def main() -> None:
                 ("search, two new words", cold),
                 ("the mix", mixed),
             ]  # fmt: skip
-            pages_kept, packed = app.extensions["registry.kept_pages"].held()
             with app.app_context():
-                cards_kept, markup = cards.held()
+                pages_kept, packed = kept_pages.held()
+                cards_kept, cards_size = cards.held()
             # What the mix's pages weigh as sent (untimed, addresses of their own).
             sent = [len(client.get(path).data) for path in mix(rng, entries, 300)]
         finally:
@@ -222,8 +222,8 @@ def main() -> None:
         f" {packed / max(pages_kept, 1) / 1024:.1f} KB each; a page of the mix is"
         f" {statistics.mean(sent) / 1024:.1f} KB as sent"
     )
-    print(f"cards kept at the end: {cards_kept:,}, {markup / max(cards_kept, 1) / 1024:.2f} KB"
-          " of markup each")  # fmt: skip
+    print(f"cards kept at the end: {cards_kept:,}, {cards_size / 2**20:.1f} MB,"
+          f" {cards_size / max(cards_kept, 1) / 1024:.2f} KB each")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 from flask import template_rendered
 from sqlmodel import Session, select
 
-from registry.catalogue import kept_pages
+from registry.catalogue import keeping, kept_pages
 from registry.db import get_engine
 from registry.models import Resource
 from tests.catalogue.test_search_queries import _statements
@@ -139,7 +139,6 @@ def test_no_page_is_kept_without_room_for_one(make_app):
 def test_the_page_asked_for_least_lately_goes_first_when_room_runs_out(reviewed):
     reviewed.config["REGISTRY_KEPT_PAGES_MB"] = 0.25
     kept_pages.init_app(reviewed)  # room for a quarter of a MB, as the setting gives it at start
-    store = reviewed.extensions["registry.kept_pages"]
     client = reviewed.test_client()
 
     def made(path: str) -> bool:
@@ -148,21 +147,23 @@ def test_the_page_asked_for_least_lately_goes_first_when_room_runs_out(reviewed)
         return rendered == ["catalogue.html"]
 
     size = len(client.get("/?q=&n=0").data)
-    pages, packed = store.held()
+    with reviewed.app_context():
+        pages, packed = kept_pages.held()
     assert pages == 1 and packed < size / 3  # kept packed: a few times smaller than sent
     fit = 2**18 // packed  # pages of this size that fit
     assert fit > 2 and made("/?q=&n=1") and not made("/?q=&n=1")
     for n in range(2, 2 * fit):  # each its own address, the same page: more than fit
         assert made(f"/?q=&n={n}")
-    pages, packed = store.held()
+    with reviewed.app_context():
+        pages, packed = kept_pages.held()
     assert packed <= 2**18 and pages > 3 * (2**18 // size)  # more than fit unpacked
     assert not made(f"/?q=&n={2 * fit - 1}")  # the latest stayed
     assert made("/?q=&n=1")  # the first went to make room
 
 
 def _keeping_in(app, path: str) -> None:
-    app.config["REGISTRY_KEPT_PAGES_FILE"] = path
-    kept_pages.init_app(app)  # as the setting gives it at start
+    app.config["REGISTRY_KEPT_FILE"] = path
+    keeping.init_app(app)  # as the setting gives it at start
 
 
 def test_two_web_processes_on_one_file_send_each_others_pages(reviewed, make_app, tmp_path):
@@ -170,7 +171,7 @@ def test_two_web_processes_on_one_file_send_each_others_pages(reviewed, make_app
     shared = str(tmp_path / "pages.sqlite")
     _keeping_in(reviewed, shared)
     maker = reviewed
-    other = make_app(REGISTRY_KEPT_PAGES_FILE=shared)  # the same database, its own connections
+    other = make_app(REGISTRY_KEPT_FILE=shared)  # the same database, its own connections
     mood = _entry(maker, "Mood Diary App")
     path = f"/resources/{mood.id}"
     made = maker.test_client().get(path)

@@ -7,7 +7,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from registry.accounts import tokens as api_tokens
-from registry.catalogue import cards, facets, kept_pages
+from registry.catalogue import cards, facets, keeping, kept_pages
 from registry.db import get_engine, utcnow
 from registry.entries.schemas import ResourceCreate
 from registry.entries.services import create_resource
@@ -183,8 +183,9 @@ def test_an_entry_page_costs_the_same_queries_however_long_its_history(many, peo
     assert len(long) == len(short), "\n".join(long)
 
 
-def test_the_cards_beyond_the_stores_capacity_are_made_again_the_rest_kept(many, monkeypatch):
+def test_the_cards_beyond_the_stores_room_are_made_again_the_rest_kept(many, monkeypatch):
     many.config["REGISTRY_PAGE_SIZE"] = 5
+    monkeypatch.setattr(keeping, "TOUCH_NS", 0)  # every card shown is marked so at once
     client = many.test_client()
     client.get("/?q=")
 
@@ -195,13 +196,33 @@ def test_the_cards_beyond_the_stores_capacity_are_made_again_the_rest_kept(many,
             assert client.get(path).status_code == 200
         return len(_rows_loaded(seen))
 
-    monkeypatch.setattr(cards, "CAPACITY", 10)
     with many.app_context():
         cards.clear()
     assert rows_loaded_for("/?q=mood&page=1") == 1
+    with many.app_context():
+        five, packed = cards.held()
+    assert five == 5
+    monkeypatch.setattr(cards, "ROOM", packed * 2 + packed // 2)  # room for ten, not fifteen
     assert rows_loaded_for("/?q=mood&page=2") == 1
     assert rows_loaded_for("/?q=mood&page=1") == 0  # ten cards fit: both pages' are kept
     assert rows_loaded_for("/?q=mood&page=3") == 1  # five more: page 2's, shown longest ago, go
     assert rows_loaded_for("/?q=mood&page=1") == 0
     assert rows_loaded_for("/?q=mood&page=3") == 0
     assert rows_loaded_for("/?q=mood&page=2") == 1
+
+
+def test_a_card_one_web_process_made_is_shown_by_another_without_loading_its_row(
+    many, make_app, tmp_path
+):
+    """As the workers of `registry serve --workers N` do, sharing one file of kept cards."""
+    shared = str(tmp_path / "kept.sqlite")
+    many.config["REGISTRY_KEPT_FILE"] = shared
+    keeping.init_app(many)  # as the setting gives it at start
+    other = make_app(REGISTRY_KEPT_FILE=shared)  # the same database, its own connections
+    made = many.test_client().get("/?q=mood").get_data(as_text=True)
+    with _statements(other) as seen:
+        page = other.test_client().get("/?q=mood&show=all")  # another address: a page made anew
+    shown = page.get_data(as_text=True)
+    assert page.status_code == 200 and _rows_loaded(seen) == []
+    first = "Mood Tracker 00"
+    assert first in made and first in shown and "Rationale 0." in shown
