@@ -8,9 +8,11 @@ is full, its things asked for least lately go first.
 
 They are kept in an SQLite database. `registry serve --workers N` gives its web processes one
 file in a folder of its own (server.py), so a page or card one process made is used by all of
-them; with one process, or without that file, a process keeps its own in memory. A store that
-cannot be read or written (another process's write held too long, a full disk) keeps nothing:
-what was asked for is made afresh, and a warning says why.
+them; with one process, or without that file, a process keeps its own in memory. The file holds
+what the public may read on public pages and, in the cards staff are shown, what any signed-in
+member of staff may: only the registry's user may open its folder. A store that cannot be read
+or written (another process's write held too long, a full disk) keeps nothing: what was asked
+for is made afresh, and a warning says why.
 """
 
 import logging
