@@ -241,3 +241,42 @@ def test_a_helplines_numbers_print_as_links_to_call_or_text_and_a_stale_app_is_a
     ]
     mood = _sheet(web)["Mood Diary App"]
     assert "the app has not been updated on the App Store since 1 May 2023" in mood
+
+
+def _submit(web, page: str, button) -> object:
+    """Send what a browser sends when button is pressed: its form's fields and its own value."""
+    form = BeautifulSoup(web.get(page).data, "html.parser").find("form", id=button["form"])
+    fields = {field["name"]: field["value"] for field in form.find_all("input")}
+    fields[button["name"]] = button["value"]
+    return web.client.post(form["action"], data=fields)
+
+
+def test_the_add_to_handout_buttons_of_a_results_page_send_its_one_form(reviewed, session):
+    web = Web(reviewed.test_client())
+    soup = BeautifulSoup(web.get("/?show=all").data, "html.parser")
+    forms = soup.find_all("form", action="/handout/add")
+    assert len(forms) == 1, "one form, whatever the number of results"
+    assert len(soup.find_all("input", attrs={"name": "csrf_token"})) == 1
+    buttons = [b for b in soup.find_all("button") if b.get_text().startswith("Add to handout")]
+    assert len(buttons) >= 2
+    assert all(b["form"] == forms[0]["id"] and b["name"] == "resource_id" for b in buttons)
+    # Each card's button names its own entry.
+    for card in soup.select("li.registry-result"):
+        button = card.find("button")
+        if button is not None:
+            assert button.get_text().startswith("Add to handout")
+            assert button["value"] == card.h3.a["href"].rsplit("/", 1)[1]
+
+    mood = _id(session, "Mood Diary App")
+    pressed = next(b for b in buttons if b["value"] == str(mood))
+    sent = _submit(web, "/?show=all", pressed)
+    assert sent.status_code == 302 and sent.headers["Location"] == "/?show=all"
+    after = BeautifulSoup(web.get("/?show=all").data, "html.parser")
+    mood_card = next(
+        c
+        for c in after.select("li.registry-result")
+        if c.h3.get_text(strip=True) == "Mood Diary App"
+    )
+    assert "In your handout" in mood_card.get_text()
+    assert mood_card.find("button") is None
+    assert list(_sheet(web)) == ["Mood Diary App"]
