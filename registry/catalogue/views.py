@@ -24,13 +24,32 @@ from registry.vocab import LANGUAGES, Condition, Cost, Kind, Platform, label
 
 bp = Blueprint("catalogue", __name__)
 
-# The filter groups of the catalogue, in the order shown: (name, legend, options).
-FACET_OPTIONS: list[tuple[str, str, list[str]]] = [
-    ("condition", "Condition", [c.value for c in Condition]),
-    ("kind", "Kind", [k.value for k in Kind]),
-    ("cost", "Cost", [c.value for c in Cost]),
-    ("platform", "Platform", [p.value for p in Platform]),
+# The filter groups of the catalogue, in the order shown: (name, legend, options with labels).
+FACET_OPTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (name, legend, [(member.value, label(member.value)) for member in vocabulary])
+    for name, legend, vocabulary in (
+        ("condition", "Condition", Condition),
+        ("kind", "Kind", Kind),
+        ("cost", "Cost", Cost),
+        ("platform", "Platform", Platform),
+    )
 ]
+
+
+def _facet_choices(counts: dict, filters: Filters) -> list:
+    """Return each filter group as the column shows it: each option's label, count, and whether
+    it is chosen (worked out here: the template loops over some 40 options a page)."""
+    return [
+        (
+            name,
+            legend,
+            [
+                (value, text, counts[name].get(value, 0), value in filters.values.get(name, ()))
+                for value, text in options
+            ],
+        )
+        for name, legend, options in FACET_OPTIONS
+    ]
 
 
 def _page() -> int:
@@ -120,7 +139,7 @@ def index():
         pages=pages,
         page_url=_page_url,
         counts=counts,
-        facets=FACET_OPTIONS,
+        facets=_facet_choices(counts, filters),
         handout=handout_ids(),
         unreviewed_registry=unreviewed_registry,
         nothing_decided=nothing_decided,
