@@ -5,6 +5,7 @@ from urllib.parse import unquote
 
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 # Nothing inline, nothing from elsewhere: every script and style is a file the registry serves.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -78,10 +79,23 @@ def safe_target(target: str | None, *, default: str) -> str:
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Mark the session cookie Secure when the page came over HTTPS (or when told to always)."""
+    """Mark the session cookie Secure when the page came over HTTPS (or when told to always).
+
+    The cookie's signer is made once per set of keys, not on every request as Flask's is: for
+    a first visit, making it again cost about as much as signing the cookie.
+    """
+
+    def __init__(self) -> None:
+        self._signers: dict[tuple, URLSafeTimedSerializer | None] = {}
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or _is_https(request)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if keys not in self._signers:  # a race makes two alike: either will do
+            self._signers = {keys: super().get_signing_serializer(app)}  # only the keys in use
+        return self._signers[keys]
 
 
 def _is_https(req: Request) -> bool:

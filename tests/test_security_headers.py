@@ -55,3 +55,21 @@ def test_forwarded_headers_count_only_behind_a_proxy_the_admin_declared(make_app
     # sign-in limits count by: tests/accounts/test_throttle.py).
     proxied = make_app(REGISTRY_TRUSTED_PROXIES=1).test_client().get("/", headers=forwarded)
     assert proxied.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_a_session_outlives_a_key_rotation_only_while_the_old_key_is_a_fallback(client, make_user):
+    """The session cookie's signer is made once per set of keys: it follows a change of keys."""
+    make_user("nurse@example.org")
+    cookie = Web(client).sign_in("nurse@example.org").headers["Set-Cookie"].split(";", 1)[0]
+    app, old = client.application, client.application.config["SECRET_KEY"]
+
+    def signed_in() -> bool:  # the cookie as signed with the old key, sent by a browser
+        page = app.test_client(use_cookies=False).get("/", headers={"Cookie": cookie})
+        return b"Sign out" in page.data
+
+    assert signed_in()
+    app.config.update(SECRET_KEY="a-new-key-" + "x" * 32, SECRET_KEY_FALLBACKS=[old])
+    app.secret_key = app.config["SECRET_KEY"]
+    assert signed_in(), "signed with the old key, read with a fallback"
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert not signed_in(), "the old key dropped: signed out"
