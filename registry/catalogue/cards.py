@@ -147,7 +147,7 @@ def _make(session: Session, ids: list[int]) -> list[Card]:
                 id=row.id,
                 may_hand_out=hand_out,
                 body=_squeezed(card.body(row, shown, reviews.get(row.id), checks.get(row.id))),
-                hand_out=Markup(card.hand_out(row)) if hand_out else Markup(),  # noqa: S704
+                hand_out=Markup(card.hand_out(row)) if hand_out else Markup(),  # noqa: S704 (rendered)
                 report=Markup(card.report(row)),  # noqa: S704 (rendered, escaped)
             )
         )
@@ -162,6 +162,7 @@ def _squeezed(rendered: str) -> Markup:
     """Return a rendered card with each run of white space that breaks a line as one line break.
 
     HTML shows any run of white space as one space (a card holds no <pre>), so the page looks
-    the same, a third lighter: kept, sent and read on a phone.
+    the same and each card is about 100 bytes lighter to keep, send and read on a phone (2.1 KB
+    of a page of 20 generated entries, a throwaway count).
     """
     return Markup(_LINE_BREAKS.sub("\n", rendered))  # noqa: S704 (rendered, escaped)
