@@ -9,7 +9,9 @@ Flask's test client with no cookies (every request a first visit, as web_load.py
 it measures the CPU time (time.thread_time) each kind of request costs:
 
 - the static file web_load.py's baseline asks for, and a bare 304 of a public page;
-- a search page whose cards and order are kept (the same address again and again);
+- a search page whose cards and order are kept (the same address again and again), and the
+  same for a browser that sends its cookie (the difference is what a first visit costs: a new
+  form token and a new session cookie);
 - entry pages, at random;
 - entry pages of 300 entries with a review and 30 nightly checks behind them, as in a registry
   that has run for a month (the generated entries have neither; these 300 are kept out of the
@@ -194,6 +196,9 @@ def main() -> None:
                 ("static file", cost(client, [STATIC] * pages)),
                 ("304 of a public page", cost(browser, ["/?q=mood"] * pages, {"If-None-Match": tag}, 304)),
                 ("search, cards and order kept", cost(client, ["/?q=mood"] * pages)),
+                # The same kept page for a browser that sent its cookie: no new form token and
+                # no new session cookie, which a first visit (every request above) is given.
+                ("the same, cookie sent", cost(browser, ["/?q=mood"] * pages)),
                 ("entry page", cost(client, [f"/resources/{rng.choice(entries)}" for _ in range(pages)])),
                 ("entry, review and 30 checks", cost(client, [f"/resources/{i}" for i in rng.sample(reviewed, len(reviewed))])),
                 ("search, two new words", cold),
@@ -204,6 +209,7 @@ def main() -> None:
                 cards_kept, cards_size = cards.held()
             # What the mix's pages weigh as sent (untimed, addresses of their own).
             sent = [len(client.get(path).data) for path in mix(rng, entries, 300)]
+            search_page = len(client.get("/?q=mood").data)
         finally:
             watch.stop()
             get_engine(app).dispose()
@@ -220,7 +226,8 @@ def main() -> None:
     print(
         f"\npages kept at the end: {pages_kept:,}, {packed / 2**20:.1f} MB packed,"
         f" {packed / max(pages_kept, 1) / 1024:.1f} KB each; a page of the mix is"
-        f" {statistics.mean(sent) / 1024:.1f} KB as sent"
+        f" {statistics.mean(sent) / 1024:.1f} KB as sent, a search of one word"
+        f" {search_page / 1024:.1f} KB"
     )
     print(f"cards kept at the end: {cards_kept:,}, {cards_size / 2**20:.1f} MB,"
           f" {cards_size / max(cards_kept, 1) / 1024:.2f} KB each")  # fmt: skip
