@@ -19,7 +19,11 @@ DEFAULTS: dict[str, object] = {
     "REGISTRY_WORKERS": 1,  # web processes; more than 1 runs gunicorn (see `registry serve`)
     "REGISTRY_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
     "REGISTRY_PAGE_SIZE": 20,
-    "REGISTRY_KEPT_PAGES_MB": 32,  # public pages kept whole, shared by the web processes; 0: none
+    # Public pages kept whole, shared by the web processes; 0: none. 128 MB holds some 40,000
+    # pages (3.2 KB each, packed): every entry page of a registry of 10,000 entries and some
+    # 30,000 searches beside them. 32 MB held a quarter of that: the load benchmark's mix ran
+    # at 35-36% of the static rate with it, 42-45% with 128 (docs/operations.md, 7 December).
+    "REGISTRY_KEPT_PAGES_MB": 128,
     # "decided": the public sees the decided entries; "none": every page needs a staff account.
     "REGISTRY_PUBLIC_ACCESS": "decided",
     "REGISTRY_SEED_FILE": None,  # None: the seed shipped inside the package (data/resources.csv)
